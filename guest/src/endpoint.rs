@@ -1,0 +1,198 @@
+//! What identity endpoints and vaults have in common: sending a request and
+//! turning transport failures and error bodies into the guest's errors.
+
+use serde_json::Value;
+
+use crate::error::{Error, ServiceError, sanitize_message};
+use crate::transport::{Request, Response, Transport, TransportError};
+
+/// Which kind of service a request went to: it decides what "nothing
+/// answered" means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Peer {
+    /// A managed-identity endpoint: if nothing answers, managed identity is
+    /// unavailable here.
+    IdentityEndpoint,
+    /// A Key Vault: the identity worked, the vault is unreachable.
+    Vault,
+}
+
+/// Sends `request`, mapping transport failures to errors that name the URL
+/// and the fix.
+pub(crate) fn send(
+    transport: &dyn Transport,
+    request: &Request,
+    peer: Peer,
+) -> Result<Response, Error> {
+    transport
+        .send(request)
+        .map_err(|e| transport_error(e, &request.display_url(), peer))
+}
+
+fn transport_error(err: TransportError, url: &str, peer: Peer) -> Error {
+    match (err, peer) {
+        (TransportError::Denied, _) => Error::Denied(format!(
+            "the sandbox does not allow requests to {url}; add it to the host's egress policy if it is legitimate"
+        )),
+        (TransportError::AddressProhibited, _) => Error::Denied(format!(
+            "the sandbox refused the address that the host of {url} resolved to; pin the address in the host's policy (azmi: --connect-to) if it is legitimate"
+        )),
+        (
+            TransportError::Unreachable(why) | TransportError::ConnectTimeout(why),
+            Peer::IdentityEndpoint,
+        ) => Error::Unavailable(format!(
+            "no managed-identity endpoint answered at {url} ({why}); run on an Azure resource with a managed identity, or point the endpoint at one (AZURE_POD_IDENTITY_AUTHORITY_HOST, azmi: --imds-endpoint)"
+        )),
+        (TransportError::Unreachable(why), Peer::Vault) => Error::Other(format!(
+            "could not reach {url} ({why}); check the vault URL and the network"
+        )),
+        (TransportError::ConnectTimeout(why), Peer::Vault) => {
+            Error::Timeout(format!("connecting to {url} timed out ({why})"))
+        }
+        (TransportError::ReadTimeout(why), _) => Error::Timeout(format!(
+            "{url} accepted the connection but did not answer in time ({why})"
+        )),
+        (TransportError::Tls(why), _) => Error::Other(format!(
+            "TLS with {url} failed ({why}); if this is an emulator or a proxy, give the host its CA (azmi: --ca-file)"
+        )),
+        (TransportError::TooLarge { limit }, _) => Error::InvalidResponse(format!(
+            "{url} sent a response larger than {limit} bytes; refused"
+        )),
+        (TransportError::Other(why), _) => Error::Other(format!("request to {url} failed: {why}")),
+    }
+}
+
+/// Reads `(code, message, inner code)` from an error body in any of the
+/// shapes Azure identity endpoints and Key Vault use:
+/// `{"error":"code","error_description":"msg"}` (OAuth/IMDS) and
+/// `{"error":{"code":"c","message":"m","innererror":{"code":"i"}}}`
+/// (Key Vault, Service Fabric). Anything else gives empty strings; the body
+/// itself is never quoted, since it is not known to be free of secrets.
+pub(crate) fn parse_error_body(
+    body: &[u8],
+    credential: Option<&str>,
+) -> (String, String, Option<String>) {
+    let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
+        return (String::new(), String::new(), None);
+    };
+    let text = |v: Option<&Value>| {
+        v.and_then(Value::as_str)
+            .map(|s| sanitize_message(s, credential))
+            .unwrap_or_default()
+    };
+    match fields.get("error") {
+        Some(Value::String(code)) => (
+            sanitize_message(code, credential),
+            text(fields.get("error_description").or(fields.get("message"))),
+            None,
+        ),
+        Some(Value::Object(error)) => {
+            let mut inner = None;
+            let mut next = error.get("innererror");
+            // Follow the nesting a bounded number of times; the innermost
+            // code is the most specific (ForbiddenByRbac, SecretDisabled).
+            for _ in 0..8 {
+                let Some(Value::Object(e)) = next else { break };
+                if let Some(code) = e.get("code").and_then(Value::as_str) {
+                    inner = Some(sanitize_message(code, credential));
+                }
+                next = e.get("innererror");
+            }
+            (text(error.get("code")), text(error.get("message")), inner)
+        }
+        _ => (String::new(), text(fields.get("message")), None),
+    }
+}
+
+/// A `ServiceError` from a response, for any status.
+pub(crate) fn service_error(response: &Response, credential: Option<&str>) -> ServiceError {
+    let (code, message, inner_code) = parse_error_body(&response.body, credential);
+    let message = if message.is_empty() && !response.is_json() && !response.body.is_empty() {
+        "the response body is not JSON".to_owned()
+    } else {
+        message
+    };
+    ServiceError {
+        status: response.status,
+        code,
+        message,
+        inner_code,
+    }
+}
+
+/// The error for a redirect: never followed, because a token request or a
+/// bearer request must not be replayed to a destination the caller did not
+/// name. The `Location` is not quoted.
+pub(crate) fn redirect_refused(url: &str, status: u16) -> Error {
+    Error::InvalidResponse(format!(
+        "{url} answered with redirect {status}; redirects are never followed for credential requests"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_oauth_and_keyvault_error_shapes() {
+        let (c, m, i) = parse_error_body(
+            br#"{"error":"invalid_request","error_description":"Identity not found"}"#,
+            None,
+        );
+        assert_eq!(
+            (c.as_str(), m.as_str(), i),
+            ("invalid_request", "Identity not found", None)
+        );
+        let (c, m, i) = parse_error_body(
+            br#"{"error":{"code":"Forbidden","message":"Operation get is not allowed on a disabled secret.","innererror":{"code":"SecretDisabled"}}}"#,
+            None,
+        );
+        assert_eq!(c, "Forbidden");
+        assert!(m.contains("disabled secret"));
+        assert_eq!(i.as_deref(), Some("SecretDisabled"));
+        let (c, m, i) = parse_error_body(b"<html>oops</html>", None);
+        assert_eq!((c.as_str(), m.as_str(), i), ("", "", None));
+    }
+
+    #[test]
+    fn nested_inner_errors_yield_the_innermost_code() {
+        let (_, _, inner) = parse_error_body(
+            br#"{"error":{"code":"Forbidden","message":"m","innererror":{"code":"A","innererror":{"code":"B"}}}}"#,
+            None,
+        );
+        assert_eq!(inner.as_deref(), Some("B"));
+    }
+
+    #[test]
+    fn error_messages_never_echo_the_credential() {
+        let (_, m, _) = parse_error_body(
+            br#"{"error":{"code":"Unauthorized","message":"bad token eyJ.SECRET.sig"}}"#,
+            Some("eyJ.SECRET.sig"),
+        );
+        assert_eq!(m, "bad token [redacted]");
+    }
+
+    #[test]
+    fn unreachable_identity_endpoint_is_unavailable() {
+        let e = transport_error(
+            TransportError::Unreachable("connection refused".into()),
+            "http://x/t",
+            Peer::IdentityEndpoint,
+        );
+        assert!(
+            matches!(e, Error::Unavailable(ref m) if m.contains("http://x/t") && m.contains("connection refused")),
+            "{e:?}"
+        );
+        let e = transport_error(
+            TransportError::Unreachable("connection refused".into()),
+            "https://v/s",
+            Peer::Vault,
+        );
+        assert!(matches!(e, Error::Other(_)), "{e:?}");
+        let e = transport_error(TransportError::Denied, "http://x/t", Peer::Vault);
+        assert!(
+            matches!(e, Error::Denied(ref m) if m.contains("egress policy")),
+            "{e:?}"
+        );
+    }
+}

@@ -1,0 +1,40 @@
+//! The environment the identity source is detected from. Protocol code reads
+//! it through `Env` so tests can hand in any set of variables.
+
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Env {
+    vars: BTreeMap<String, String>,
+}
+
+impl Env {
+    pub(crate) fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Env {
+        Env {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// The process environment, as the host granted it (wasi:cli/environment).
+    /// Variables that are not UTF-8 are skipped: none of ours can be.
+    pub(crate) fn from_process() -> Env {
+        Env::from_pairs(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        )
+    }
+
+    /// The value of `name`, or `None` when it is unset or empty (the Azure
+    /// SDKs treat an empty variable as unset).
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
+    }
+}

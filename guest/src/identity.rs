@@ -1,0 +1,97 @@
+//! Which identity a request is for, validated before anything is sent.
+
+use crate::error::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Identity {
+    SystemAssigned,
+    ClientId(String),
+    ObjectId(String),
+    ResourceId(String),
+}
+
+impl Identity {
+    /// Checks the id's shape so a typo fails here, with the value named,
+    /// rather than as a vague 400 from the endpoint.
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        match self {
+            Identity::SystemAssigned => Ok(()),
+            Identity::ClientId(id) => validate_guid("client id", id),
+            Identity::ObjectId(id) => validate_guid("object id", id),
+            Identity::ResourceId(id) => validate_resource_id(id),
+        }
+    }
+
+    pub(crate) fn is_user_assigned(&self) -> bool {
+        !matches!(self, Identity::SystemAssigned)
+    }
+}
+
+fn validate_guid(what: &str, id: &str) -> Result<(), Error> {
+    let groups: Vec<&str> = id.split('-').collect();
+    let lengths_ok = groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()));
+    if lengths_ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "the {what} `{}` is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx); copy it from the identity's overview in the Azure portal",
+            crate::error::sanitize_message(id, None)
+        )))
+    }
+}
+
+fn validate_resource_id(id: &str) -> Result<(), Error> {
+    let shaped = id.len() <= 1024
+        && id.to_ascii_lowercase().starts_with("/subscriptions/")
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'?' | b'#' | b'&' | b'%' | b'\\'));
+    if shaped {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "the resource id `{}` is not an ARM resource id (/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>)",
+            crate::error::sanitize_message(id, None)
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_well_formed_ids() {
+        for identity in [
+            Identity::SystemAssigned,
+            Identity::ClientId("0d5ad0b2-33b4-4e1c-9a52-5c5b0b3d54e8".into()),
+            Identity::ObjectId("0D5AD0B2-33B4-4E1C-9A52-5C5B0B3D54E8".into()),
+            Identity::ResourceId(
+                "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1".into(),
+            ),
+        ] {
+            identity.validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn refuses_malformed_ids_naming_them() {
+        for identity in [
+            Identity::ClientId("not-a-guid".into()),
+            Identity::ClientId("0d5ad0b2-33b4-4e1c-9a52-5c5b0b3d54e".into()),
+            Identity::ObjectId("".into()),
+            Identity::ResourceId("subscriptions/x".into()),
+            Identity::ResourceId("/subscriptions/x?client_id=y".into()),
+            Identity::ResourceId("/subscriptions/a b".into()),
+        ] {
+            let Err(Error::InvalidArgument(message)) = identity.validate() else {
+                panic!("{identity:?} accepted");
+            };
+            assert!(message.contains("is not"), "{message}");
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Vault URLs, secret names and versions, validated before anything is sent
+//! (reference keyvault.md §0 and §5).
+
+use crate::error::{Error, sanitize_message};
+use crate::url::{Scheme, Url};
+
+/// Key Vault DNS suffixes and the token audience of each cloud. Managed HSM
+/// suffixes are absent on purpose: an HSM holds keys, not secrets.
+const CLOUDS: &[(&str, &str)] = &[
+    ("vault.azure.net", "https://vault.azure.net"),
+    ("vault.azure.cn", "https://vault.azure.cn"),
+    ("vault.usgovcloudapi.net", "https://vault.usgovcloudapi.net"),
+    ("vault.microsoftazure.de", "https://vault.microsoftazure.de"),
+];
+
+/// A validated vault: `https://<name>.<suffix>` on port 443.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Vault {
+    host: String,
+    audience: &'static str,
+}
+
+impl Vault {
+    /// Parses and validates a vault URL. The suffix must follow a dot, so
+    /// `evilvault.azure.net` is not a vault (reference keyvault.md §5).
+    pub(crate) fn parse(input: &str) -> Result<Vault, Error> {
+        let shown = sanitize_message(input, None);
+        let invalid = |why: &str| Error::InvalidArgument(format!("the vault URL `{shown}` {why}"));
+        let url = Url::parse(input.trim()).map_err(|why| invalid(&why))?;
+        if url.scheme != Scheme::Https {
+            return Err(invalid(
+                "is not https; Key Vault is only reached over TLS, and a bearer token is never sent in the clear",
+            ));
+        }
+        if url.port.is_some() {
+            return Err(invalid(
+                "names a port; Key Vault listens on 443 only (to reach an emulator, map the vault with azmi --connect-to)",
+            ));
+        }
+        if !url.path.is_empty() {
+            return Err(invalid(
+                "has a path; give only https://<vault-name>.vault.azure.net",
+            ));
+        }
+        if url.host.contains(".managedhsm.") {
+            return Err(invalid("is a Managed HSM, which holds keys, not secrets"));
+        }
+        let Some((name, audience)) = CLOUDS.iter().find_map(|(suffix, audience)| {
+            let name = url.host.strip_suffix(suffix)?.strip_suffix('.')?;
+            Some((name, *audience))
+        }) else {
+            return Err(invalid(
+                "is not a Key Vault host; it must end in .vault.azure.net (or .vault.azure.cn, .vault.usgovcloudapi.net, .vault.microsoftazure.de)",
+            ));
+        };
+        validate_vault_name(name).map_err(|why| invalid(&why))?;
+        Ok(Vault {
+            host: url.host,
+            audience,
+        })
+    }
+
+    /// The vault's host name, lower-case.
+    pub(crate) fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The resource to request the token for: the cloud's Key Vault
+    /// audience, never the vault's own URL (that gives `AKV10022 Invalid
+    /// audience`).
+    pub(crate) fn audience(&self) -> &'static str {
+        self.audience
+    }
+}
+
+/// Vault names: 3-24 letters, digits and hyphens, starting with a letter,
+/// ending with a letter or digit, no consecutive hyphens.
+fn validate_vault_name(name: &str) -> Result<(), String> {
+    let ok = (3..=24).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && !name.ends_with('-')
+        && !name.contains("--");
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "has vault name `{name}`; vault names are 3-24 letters, digits and single hyphens, starting with a letter"
+        ))
+    }
+}
+
+/// Secret names: 1-127 letters, digits and hyphens (the service's rule), so
+/// a name is always one safe path segment.
+pub(crate) fn validate_secret_name(name: &str) -> Result<(), Error> {
+    if !name.is_empty()
+        && name.len() <= 127
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "the secret name `{}` is not valid; secret names are 1-127 letters, digits and hyphens",
+            sanitize_message(name, None)
+        )))
+    }
+}
+
+/// Versions are 32 hexadecimal characters in practice; anything of letters
+/// and digits up to 64 is passed on, anything else refused.
+pub(crate) fn validate_version(version: &str) -> Result<(), Error> {
+    if !version.is_empty()
+        && version.len() <= 64
+        && version.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "the secret version `{}` is not valid; a version is the 32-character id shown in the vault (omit it for the latest)",
+            sanitize_message(version, None)
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_vaults_of_every_cloud() {
+        for (url, host, audience) in [
+            (
+                "https://myvault.vault.azure.net",
+                "myvault.vault.azure.net",
+                "https://vault.azure.net",
+            ),
+            (
+                "https://MyVault.Vault.Azure.Net/",
+                "myvault.vault.azure.net",
+                "https://vault.azure.net",
+            ),
+            (
+                "https://myvault.vault.azure.net:443",
+                "myvault.vault.azure.net",
+                "https://vault.azure.net",
+            ),
+            (
+                "https://kv-cn1.vault.azure.cn",
+                "kv-cn1.vault.azure.cn",
+                "https://vault.azure.cn",
+            ),
+            (
+                "https://gov.vault.usgovcloudapi.net",
+                "gov.vault.usgovcloudapi.net",
+                "https://vault.usgovcloudapi.net",
+            ),
+            (
+                "https://de0.vault.microsoftazure.de",
+                "de0.vault.microsoftazure.de",
+                "https://vault.microsoftazure.de",
+            ),
+        ] {
+            let v = Vault::parse(url).unwrap();
+            assert_eq!((v.host(), v.audience()), (host, audience), "{url}");
+        }
+    }
+
+    #[test]
+    fn refuses_non_vault_urls_saying_why() {
+        for (url, why) in [
+            ("http://myvault.vault.azure.net", "not https"),
+            ("https://myvault.vault.azure.net:8443", "port"),
+            ("https://myvault.vault.azure.net/secrets/x", "path"),
+            ("https://evilvault.azure.net", "not a Key Vault host"),
+            ("https://vault.azure.net", "not a Key Vault host"),
+            (
+                "https://myvault.vault.azure.net.evil.example",
+                "not a Key Vault host",
+            ),
+            ("https://a.b.vault.azure.net", "vault name"),
+            ("https://ab.vault.azure.net", "vault name"),
+            ("https://1kv.vault.azure.net", "vault name"),
+            ("https://my--vault.vault.azure.net", "vault name"),
+            ("https://hsm.managedhsm.azure.net", "Managed HSM"),
+            ("https://user@myvault.vault.azure.net", "user information"),
+            ("https://myvault.vault.azure.net.", "dot"),
+            ("https://myvault.vault.azure.net?x", "query"),
+            ("myvault.vault.azure.net", "absolute"),
+        ] {
+            let Err(Error::InvalidArgument(message)) = Vault::parse(url) else {
+                panic!("{url} accepted");
+            };
+            assert!(message.contains(why), "{url}: {message}");
+        }
+    }
+
+    #[test]
+    fn secret_names_and_versions() {
+        validate_secret_name("mysecret").unwrap();
+        validate_secret_name("db-Password-2").unwrap();
+        validate_secret_name(&"a".repeat(127)).unwrap();
+        for bad in ["", "a b", "a/b", "../x", "a%2F", "ü", &"a".repeat(128)] {
+            assert!(validate_secret_name(bad).is_err(), "{bad}");
+        }
+        validate_version("4387e9f3d6e14c459867679a90fd0f79").unwrap();
+        for bad in ["", "a/b", "x?y", &"a".repeat(65)] {
+            assert!(validate_version(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! The `SecretBundle` JSON of a get-secret response (reference keyvault.md
+//! §2). Every field but `value` and `id` is optional; unknown fields are
+//! ignored.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use super::Vault;
+
+/// A secret read from a vault. `Debug` never prints the value.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Secret {
+    pub(crate) value: String,
+    pub(crate) id: String,
+    pub(crate) version: String,
+    pub(crate) content_type: Option<String>,
+    pub(crate) enabled: bool,
+    pub(crate) created: Option<u64>,
+    pub(crate) updated: Option<u64>,
+    pub(crate) expires: Option<u64>,
+    pub(crate) not_before: Option<u64>,
+    pub(crate) tags: Vec<(String, String)>,
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Secret")
+            .field("value", &"[redacted]")
+            .field("id", &self.id)
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parses a 200 body. The `id` must name the vault and secret that were
+/// asked for (and the version, when one was): a bundle for anything else is
+/// refused rather than handed out under the wrong name. Errors describe the
+/// problem, never the value.
+pub(crate) fn parse_secret(
+    body: &[u8],
+    vault: &Vault,
+    name: &str,
+    version: Option<&str>,
+) -> Result<Secret, String> {
+    let json: Value =
+        serde_json::from_slice(body).map_err(|_| "the body is not JSON".to_owned())?;
+    let Value::Object(fields) = json else {
+        return Err("the body is not a JSON object".into());
+    };
+    let value = match fields.get("value") {
+        Some(Value::String(v)) => v.clone(),
+        _ => return Err("the secret bundle has no string `value`".into()),
+    };
+    let id = match fields.get("id") {
+        Some(Value::String(id)) => id.clone(),
+        _ => return Err("the secret bundle has no `id`".into()),
+    };
+    let returned_version = version_from_id(&id, vault, name)?;
+    if let Some(asked) = version
+        && !asked.eq_ignore_ascii_case(&returned_version)
+    {
+        return Err(format!(
+            "it returned version {returned_version} instead of {asked}"
+        ));
+    }
+    let content_type = optional_string(&fields, "contentType")?;
+    let attributes = match fields.get("attributes") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(a)) => a.clone(),
+        Some(_) => return Err("`attributes` is not an object".into()),
+    };
+    let enabled = match attributes.get("enabled") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err("`attributes.enabled` is not a boolean".into()),
+    };
+    let time = |key: &str| -> Result<Option<u64>, String> {
+        match attributes.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| format!("`attributes.{key}` is not a non-negative integer")),
+            Some(_) => Err(format!("`attributes.{key}` is not a number")),
+        }
+    };
+    let mut tags = Vec::new();
+    match fields.get("tags") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(t)) => {
+            for (k, v) in t {
+                let Value::String(v) = v else {
+                    return Err(format!("tag `{k}` is not a string"));
+                };
+                tags.push((k.clone(), v.clone()));
+            }
+        }
+        Some(_) => return Err("`tags` is not an object".into()),
+    }
+    tags.sort();
+    Ok(Secret {
+        value,
+        id,
+        version: returned_version,
+        content_type,
+        enabled,
+        created: time("created")?,
+        updated: time("updated")?,
+        expires: time("exp")?,
+        not_before: time("nbf")?,
+        tags,
+    })
+}
+
+fn optional_string(fields: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+    match fields.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(format!("`{key}` is not a string")),
+    }
+}
+
+/// The version in `https://<vault>/secrets/<name>/<version>`, after checking
+/// the vault and name (case-insensitively, as Key Vault identifiers are).
+fn version_from_id(id: &str, vault: &Vault, name: &str) -> Result<String, String> {
+    let bad = || {
+        "its `id` is not https://<vault>/secrets/<name>/<version> for the secret asked for"
+            .to_owned()
+    };
+    let rest = id.strip_prefix("https://").ok_or_else(bad)?;
+    let mut parts = rest.split('/');
+    let host = parts.next().ok_or_else(bad)?;
+    let host = host.strip_suffix(":443").unwrap_or(host);
+    if !host.eq_ignore_ascii_case(vault.host()) || parts.next() != Some("secrets") {
+        return Err(bad());
+    }
+    if !parts.next().is_some_and(|n| n.eq_ignore_ascii_case(name)) {
+        return Err(bad());
+    }
+    let version = parts.next().filter(|v| !v.is_empty()).ok_or_else(bad)?;
+    if parts.next().is_some() || !version.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(bad());
+    }
+    Ok(version.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vault() -> Vault {
+        Vault::parse("https://myvault.vault.azure.net").unwrap()
+    }
+
+    #[test]
+    fn parses_a_full_bundle() {
+        let body = br#"{"value":"TOPSECRET","id":"https://myvault.vault.azure.net/secrets/mysecret/4387e9f3d6e14c459867679a90fd0f79",
+            "contentType":"text/plain","attributes":{"enabled":true,"created":1493938410,"updated":1493938411,"exp":1893456000,"nbf":1493938400,"recoveryLevel":"Recoverable+Purgeable"},
+            "tags":{"b":"2","a":"1"},"kid":null,"unknown":{"x":1}}"#;
+        let s = parse_secret(body, &vault(), "mysecret", None).unwrap();
+        assert_eq!(s.value, "TOPSECRET");
+        assert_eq!(s.version, "4387e9f3d6e14c459867679a90fd0f79");
+        assert_eq!(s.content_type.as_deref(), Some("text/plain"));
+        assert_eq!(
+            (s.created, s.updated, s.expires, s.not_before),
+            (
+                Some(1493938410),
+                Some(1493938411),
+                Some(1893456000),
+                Some(1493938400)
+            )
+        );
+        assert_eq!(
+            s.tags,
+            vec![("a".into(), "1".into()), ("b".into(), "2".into())]
+        );
+        assert!(!format!("{s:?}").contains("TOPSECRET"));
+    }
+
+    #[test]
+    fn minimal_bundle_defaults() {
+        let body =
+            br#"{"value":"v","id":"https://MYVAULT.vault.azure.net:443/secrets/MySecret/abc"}"#;
+        let s = parse_secret(body, &vault(), "mysecret", Some("ABC")).unwrap();
+        assert!(s.enabled);
+        assert_eq!(s.version, "abc");
+        assert!(s.tags.is_empty());
+    }
+
+    #[test]
+    fn refuses_bundles_for_something_else_without_quoting_the_value() {
+        for body in [
+            r#"{"id":"https://myvault.vault.azure.net/secrets/mysecret/v1"}"#,
+            r#"{"value":"SECRETVALUE"}"#,
+            r#"{"value":"SECRETVALUE","id":"https://other.vault.azure.net/secrets/mysecret/v1"}"#,
+            r#"{"value":"SECRETVALUE","id":"https://myvault.vault.azure.net/secrets/other/v1"}"#,
+            r#"{"value":"SECRETVALUE","id":"https://myvault.vault.azure.net/secrets/mysecret"}"#,
+            r#"{"value":"SECRETVALUE","id":"https://myvault.vault.azure.net/secrets/mysecret/v2"}"#,
+            r#"{"value":"SECRETVALUE","id":"https://myvault.vault.azure.net/secrets/mysecret/v1","attributes":{"created":"x"}}"#,
+            r#"{"value":"SECRETVALUE","id":"https://myvault.vault.azure.net/secrets/mysecret/v1","tags":{"a":1}}"#,
+            r#"{"value":7,"id":"https://myvault.vault.azure.net/secrets/mysecret/v1"}"#,
+            "SECRETVALUE",
+        ] {
+            let version = body.contains("/v2").then_some("v1");
+            let err = parse_secret(body.as_bytes(), &vault(), "mysecret", version).unwrap_err();
+            assert!(!err.contains("SECRETVALUE"), "{err}");
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! A fake transport for native unit tests, matching requests the way the
+//! Azure SDK's own tests do: method, URL without query, sorted query pairs,
+//! required headers (extra ones allowed). An unexpected request panics.
+
+use std::cell::RefCell;
+
+use crate::transport::{Method, Request, Response, Transport, TransportError};
+
+pub(crate) struct Expect {
+    pub(crate) method: Method,
+    /// `scheme://authority/path`.
+    pub(crate) url: String,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) reply: Result<(u16, Vec<(String, String)>, String), TransportError>,
+}
+
+impl Expect {
+    pub(crate) fn get(url: &str) -> Expect {
+        Expect {
+            method: Method::Get,
+            url: url.into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            reply: Ok((200, Vec::new(), String::new())),
+        }
+    }
+
+    pub(crate) fn query(mut self, pairs: &[(&str, &str)]) -> Expect {
+        self.query = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.query.sort();
+        self
+    }
+
+    pub(crate) fn header(mut self, name: &str, value: &str) -> Expect {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub(crate) fn reply(mut self, status: u16, content_type: &str, body: &str) -> Expect {
+        self.reply = Ok((
+            status,
+            vec![("content-type".into(), content_type.into())],
+            body.into(),
+        ));
+        self
+    }
+
+    pub(crate) fn fail(mut self, error: TransportError) -> Expect {
+        self.reply = Err(error);
+        self
+    }
+}
+
+/// Replays `Expect`s in order.
+#[derive(Default)]
+pub(crate) struct FakeTransport {
+    expected: RefCell<Vec<Expect>>,
+    pub(crate) calls: RefCell<usize>,
+}
+
+impl FakeTransport {
+    pub(crate) fn new(expected: Vec<Expect>) -> FakeTransport {
+        FakeTransport {
+            expected: RefCell::new(expected),
+            calls: RefCell::new(0),
+        }
+    }
+
+    pub(crate) fn assert_done(&self) {
+        assert!(
+            self.expected.borrow().is_empty(),
+            "expected requests were not sent"
+        );
+    }
+}
+
+pub(crate) fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).expect("bad escape"));
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).expect("utf8")
+}
+
+impl Transport for FakeTransport {
+    fn send(&self, request: &Request) -> Result<Response, TransportError> {
+        *self.calls.borrow_mut() += 1;
+        let mut expected = self.expected.borrow_mut();
+        assert!(!expected.is_empty(), "unexpected request {request:?}");
+        let expect = expected.remove(0);
+        assert_eq!(request.method, expect.method, "method of {request:?}");
+        assert_eq!(request.display_url(), expect.url, "url of {request:?}");
+        let mut query: Vec<(String, String)> = request
+            .path_and_query
+            .split_once('?')
+            .map(|(_, q)| q)
+            .unwrap_or_default()
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (decode(k), decode(v))
+            })
+            .collect();
+        query.sort();
+        assert_eq!(query, expect.query, "query of {request:?}");
+        for (name, value) in &expect.headers {
+            let sent = request
+                .headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name));
+            assert_eq!(
+                sent.map(|(_, v)| v.as_str()),
+                Some(value.as_str()),
+                "header {name} of {request:?}"
+            );
+        }
+        let (status, headers, body) = expect.reply?;
+        Ok(Response {
+            status,
+            headers: headers
+                .into_iter()
+                .map(|(n, v)| (n, v.into_bytes()))
+                .collect(),
+            body: body.into_bytes(),
+        })
+    }
+}

@@ -1,0 +1,213 @@
+//! Token responses of managed-identity endpoints, parsed tolerantly: IMDS
+//! sends numbers as strings, App Service sends `expires_on` but no
+//! `expires_in`, emulators send integers (reference managed-identity.md §9).
+
+use std::fmt;
+
+use serde_json::Value;
+
+use crate::error::Error;
+
+/// Tokens living at least this long are refreshed at half-life, as in every
+/// Azure SDK (reference managed-identity.md §11).
+const HALF_LIFE_REFRESH_MIN_LIFETIME: u64 = 2 * 60 * 60;
+
+/// An access token. `Debug` never prints the token itself.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Token {
+    pub(crate) token: String,
+    pub(crate) token_type: String,
+    pub(crate) resource: String,
+    pub(crate) expires_on: u64,
+    pub(crate) refresh_at: Option<u64>,
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token")
+            .field("token", &"[redacted]")
+            .field("token_type", &self.token_type)
+            .field("resource", &self.resource)
+            .field("expires_on", &self.expires_on)
+            .field("refresh_at", &self.refresh_at)
+            .finish()
+    }
+}
+
+/// Parses a 200 body from a token endpoint. `endpoint` names the source in
+/// messages; `now` is Unix seconds. Messages never quote the body: it holds
+/// the token.
+pub(crate) fn parse_token_response(
+    body: &[u8],
+    requested_resource: &str,
+    now: u64,
+    endpoint: &str,
+) -> Result<Token, Error> {
+    let invalid =
+        |what: &str| Error::InvalidResponse(format!("{endpoint} answered 200 but {what}"));
+    let json: Value = serde_json::from_slice(body)
+        .map_err(|_| invalid("the body is not JSON; is something other than a managed-identity endpoint listening there?"))?;
+    let Value::Object(fields) = json else {
+        return Err(invalid("the body is not a JSON object"));
+    };
+    let token = match fields.get("access_token") {
+        Some(Value::String(t)) if !t.is_empty() => t.clone(),
+        _ => return Err(invalid("the response has no access_token")),
+    };
+    let token_type = match fields.get("token_type") {
+        Some(Value::String(t)) if !t.is_empty() => t.clone(),
+        None | Some(Value::Null) => "Bearer".to_owned(),
+        Some(_) => return Err(invalid("token_type is not a string")),
+    };
+    let resource = match fields.get("resource") {
+        Some(Value::String(r)) if !r.is_empty() => r.clone(),
+        _ => requested_resource.to_owned(),
+    };
+
+    // `expires_on` wins over `expires_in` when both are present (Python
+    // azure-identity; test vector "expires_in 0, expires_on 42 ⇒ 42").
+    let expires_on = match (fields.get("expires_on"), fields.get("expires_in")) {
+        (Some(on), _) if !on.is_null() => {
+            seconds(on).map_err(|e| invalid(&format!("expires_on {e}")))?
+        }
+        (_, Some(inn)) if !inn.is_null() => {
+            let lifetime = seconds(inn).map_err(|e| invalid(&format!("expires_in {e}")))?;
+            now.checked_add(lifetime)
+                .ok_or_else(|| invalid("expires_in is out of range"))?
+        }
+        _ => {
+            return Err(invalid(
+                "the response has neither expires_on nor expires_in",
+            ));
+        }
+    };
+    if expires_on <= now {
+        return Err(invalid(&format!(
+            "the token expired at {expires_on} (Unix seconds) and it is now {now}; check this machine's clock"
+        )));
+    }
+
+    let refresh_at = match fields.get("refresh_in") {
+        Some(v) if !v.is_null() => {
+            let refresh_in = seconds(v).map_err(|e| invalid(&format!("refresh_in {e}")))?;
+            Some(now.saturating_add(refresh_in).min(expires_on))
+        }
+        _ => {
+            let lifetime = expires_on - now;
+            (lifetime >= HALF_LIFE_REFRESH_MIN_LIFETIME).then(|| now + lifetime / 2)
+        }
+    };
+
+    Ok(Token {
+        token,
+        token_type,
+        resource,
+        expires_on,
+        refresh_at,
+    })
+}
+
+/// A non-negative number of seconds given as a JSON integer or a string of
+/// digits. The error describes the value's shape, never the value.
+pub(crate) fn seconds(value: &Value) -> Result<u64, &'static str> {
+    match value {
+        Value::Number(n) => n.as_u64().ok_or("is not a non-negative integer"),
+        Value::String(s) => {
+            let s = s.trim();
+            if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return Err("is a string but not an integer");
+            }
+            s.parse().map_err(|_| "is out of range")
+        }
+        _ => Err("is neither an integer nor a string of digits"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_700_000_000;
+
+    fn parse(body: &str) -> Result<Token, Error> {
+        parse_token_response(
+            body.as_bytes(),
+            "https://vault.azure.net",
+            NOW,
+            "IMDS at http://x",
+        )
+    }
+
+    #[test]
+    fn parses_imds_strings() {
+        let t = parse(
+            r#"{"access_token":"eyJ0","refresh_token":"","expires_in":"3599","expires_on":"1700003599",
+                "not_before":"1699999699","resource":"https://vault.azure.net","token_type":"Bearer"}"#,
+        )
+        .unwrap();
+        assert_eq!(t.expires_on, 1_700_003_599);
+        assert_eq!(
+            t.refresh_at, None,
+            "a one-hour token has no half-life refresh"
+        );
+        assert_eq!(t.token_type, "Bearer");
+    }
+
+    #[test]
+    fn parses_integers_and_expires_in_only() {
+        let t = parse(r#"{"access_token":"a","expires_in":86399}"#).unwrap();
+        assert_eq!(t.expires_on, NOW + 86_399);
+        assert_eq!(
+            t.refresh_at,
+            Some(NOW + 86_399 / 2),
+            "≥ 2 h tokens refresh at half-life"
+        );
+        assert_eq!(
+            t.resource, "https://vault.azure.net",
+            "falls back to the requested resource"
+        );
+    }
+
+    #[test]
+    fn expires_on_wins_over_expires_in() {
+        let t = parse(r#"{"access_token":"a","expires_in":0,"expires_on":"1700000042"}"#).unwrap();
+        assert_eq!(t.expires_on, 1_700_000_042);
+    }
+
+    #[test]
+    fn refresh_in_is_authoritative() {
+        let t = parse(r#"{"access_token":"a","expires_in":"86400","refresh_in":"600"}"#).unwrap();
+        assert_eq!(t.refresh_at, Some(NOW + 600));
+    }
+
+    #[test]
+    fn refuses_malformed_responses_without_quoting_them() {
+        for body in [
+            "<html>proxy</html>",
+            "[]",
+            r#"{"expires_in":"3600"}"#,
+            r#"{"access_token":"","expires_in":"3600"}"#,
+            r#"{"access_token":"SECRET-TOKEN"}"#,
+            r#"{"access_token":"SECRET-TOKEN","expires_in":"-5"}"#,
+            r#"{"access_token":"SECRET-TOKEN","expires_in":"soon"}"#,
+            r#"{"access_token":"SECRET-TOKEN","expires_on":1.5}"#,
+            r#"{"access_token":"SECRET-TOKEN","expires_on":"1699999999"}"#,
+            r#"{"access_token":"SECRET-TOKEN","expires_in":"99999999999999999999999"}"#,
+        ] {
+            let Err(Error::InvalidResponse(message)) = parse(body) else {
+                panic!("accepted {body}");
+            };
+            assert!(!message.contains("SECRET-TOKEN"), "{message}");
+            assert!(
+                message.starts_with("IMDS at http://x answered 200 but"),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_redacts_the_token() {
+        let t = parse(r#"{"access_token":"SECRET-TOKEN","expires_in":3600}"#).unwrap();
+        assert!(!format!("{t:?}").contains("SECRET-TOKEN"));
+    }
+}

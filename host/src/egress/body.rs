@@ -1,0 +1,83 @@
+//! The response body handed to the guest: it enforces the between-bytes
+//! deadline (the stock sender's job, which a custom sender must redo) and a
+//! size cap, failing rather than truncating.
+
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use wasmtime_wasi_http::Error;
+
+pub(crate) struct LimitedBody {
+    incoming: hyper::body::Incoming,
+    idle: Pin<Box<tokio::time::Sleep>>,
+    between_bytes: Duration,
+    remaining: u64,
+    limit: u64,
+}
+
+impl LimitedBody {
+    pub(crate) fn new(
+        incoming: hyper::body::Incoming,
+        between_bytes: Duration,
+        limit: u64,
+    ) -> LimitedBody {
+        LimitedBody {
+            incoming,
+            idle: Box::pin(tokio::time::sleep(between_bytes)),
+            between_bytes,
+            remaining: limit,
+            limit,
+        }
+    }
+}
+
+impl Body for LimitedBody {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.incoming).poll_frame(cx) {
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(Some(Err(e))) if e.is_timeout() => {
+                Poll::Ready(Some(Err(Error::ConnectionReadTimeout)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                tracing::debug!("response body failed: {e}");
+                Poll::Ready(Some(Err(Error::HttpResponseIncomplete)))
+            }
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    let len = data.len() as u64;
+                    if len > this.remaining {
+                        return Poll::Ready(Some(Err(Error::HttpResponseBodySize(Some(
+                            this.limit,
+                        )))));
+                    }
+                    this.remaining -= len;
+                }
+                let deadline = tokio::time::Instant::now() + this.between_bytes;
+                this.idle.as_mut().reset(deadline);
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Pending => {
+                ready!(this.idle.as_mut().poll(cx));
+                Poll::Ready(Some(Err(Error::ConnectionReadTimeout)))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.incoming.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.incoming.size_hint()
+    }
+}

@@ -1,0 +1,106 @@
+//! The library's error type: what the component reported (the WIT `error`
+//! cases) and what the host itself enforced (deadlines, limits, traps,
+//! configuration). Messages name the value at fault and the fix, and never
+//! contain a token or a secret value.
+
+use std::fmt;
+
+/// What a service said when it refused a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServiceError {
+    /// The HTTP status.
+    pub status: u16,
+    /// The service's error code (`SecretNotFound`, `invalid_request`, …), or
+    /// empty.
+    pub code: String,
+    /// The service's message, one line, never containing the token sent.
+    pub message: String,
+    /// The innermost error code (`ForbiddenByRbac`, `SecretDisabled`, …).
+    pub inner_code: Option<String>,
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {}", self.status)?;
+        if !self.code.is_empty() {
+            write!(f, " {}", self.code)?;
+        }
+        if let Some(inner) = &self.inner_code {
+            write!(f, " ({inner})")?;
+        }
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No managed-identity endpoint answered, or it has no identity for
+    /// this resource.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// The sandbox refused a request of the component (egress policy or
+    /// address check). The message says which destination and why.
+    #[error("denied: {0}")]
+    Denied(String),
+    /// A service answered 401.
+    #[error("unauthorized: {0}")]
+    Unauthorized(ServiceError),
+    /// A service answered 403.
+    #[error("forbidden: {0}")]
+    Forbidden(ServiceError),
+    /// A secret or a user-assigned identity was not found.
+    #[error("not found: {0}")]
+    NotFound(ServiceError),
+    /// A service answered another error status (400, 429, 5xx).
+    #[error("service error: {0}")]
+    Service(ServiceError),
+    /// An argument was refused before anything was sent.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// A service answered something its protocol does not allow.
+    #[error("invalid response: {0}")]
+    InvalidResponse(String),
+    /// A request or the whole call ran out of time.
+    #[error("timeout: {0}")]
+    Timeout(String),
+    /// The component exceeded its memory or CPU limit; it was stopped.
+    #[error("resource limit: {0}")]
+    ResourceLimit(String),
+    /// The component trapped (crashed); it was stopped.
+    #[error("component failed: {0}")]
+    Trap(String),
+    /// The configuration or the component file is not usable.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// Anything else, such as a TLS failure.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    /// A short, stable name for the kind of error (`unavailable`,
+    /// `not-found`, …), as in the WIT `error` variant.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Unavailable(_) => "unavailable",
+            Error::Denied(_) => "denied",
+            Error::Unauthorized(_) => "unauthorized",
+            Error::Forbidden(_) => "forbidden",
+            Error::NotFound(_) => "not-found",
+            Error::Service(_) => "service",
+            Error::InvalidArgument(_) => "invalid-argument",
+            Error::InvalidResponse(_) => "invalid-response",
+            Error::Timeout(_) => "timeout",
+            Error::ResourceLimit(_) => "resource-limit",
+            Error::Trap(_) => "trap",
+            Error::Config(_) => "configuration",
+            Error::Other(_) => "other",
+        }
+    }
+}

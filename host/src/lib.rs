@@ -1,0 +1,59 @@
+//! azmi: Azure managed-identity credentials from a sandboxed WebAssembly
+//! component.
+//!
+//! The component (`wit/azmi.wit`, built from `guest/` into this crate) asks
+//! the managed-identity endpoint for a token and reads Key Vault secrets
+//! with it. This crate runs it in wasmtime with nothing but what a
+//! [`Config`] allows: requests to the identity endpoint and the vaults on
+//! its allow-list (checked on the URL, then on the resolved address), an
+//! allow-listed environment, no sockets, no files, and per-call memory,
+//! CPU and wall-clock limits.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), azmi::Error> {
+//! use azmi::{Config, Credential, Identity, Runtime};
+//!
+//! // Compile the component once per process.
+//! let runtime = Runtime::new()?;
+//! let config = Config::builder()
+//!     .allow_vault("https://myvault.vault.azure.net")
+//!     .build()?;
+//! let credential = Credential::new(runtime, config);
+//! let secret = credential
+//!     .get_secret("https://myvault.vault.azure.net", "mysecret", None, &Identity::SystemAssigned)
+//!     .await?;
+//! # let _ = secret;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Calls need a tokio runtime. [`emulator`] serves IMDS and Key Vault on
+//! loopback for tests and demos.
+
+#![deny(missing_docs)]
+
+mod bindings;
+mod config;
+mod credential;
+mod egress;
+pub mod emulator;
+mod error;
+mod limits;
+mod policy;
+mod runtime;
+mod sandbox;
+mod tls;
+mod types;
+
+pub use config::{
+    Config, ConfigBuilder, DEFAULT_IMDS_ENDPOINT, GUEST_ENV_ALLOW_LIST, IMDS_ENDPOINT_VAR,
+};
+pub use credential::Credential;
+pub use egress::{Resolve, ResolveFuture, StaticResolver, SystemResolver};
+pub use error::{Error, ServiceError};
+pub use limits::{CallLimits, RequestLimits};
+pub use policy::{ConnectTo, DestinationKind};
+pub use runtime::Runtime;
+pub use types::{AccessToken, Identity, Secret};

@@ -1,0 +1,321 @@
+//! The egress policy: which destinations the component may send requests
+//! to. It is data, parsed and validated once, and consulted at exactly one
+//! place (`egress::EgressHooks::send_request`) for every request.
+//!
+//! A request is allowed when its scheme, host, port and path match a rule
+//! exactly; everything else is denied before any DNS lookup or connection.
+//! The addresses an allowed host resolves to are then checked again
+//! (`egress::ip`): identity endpoints must be loopback or link-local, vaults
+//! must be public, unless an operator pinned the address with `connect-to`.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use crate::egress::ip;
+
+/// The path of the managed-identity token endpoint below an IMDS base URL.
+pub(crate) const IMDS_TOKEN_PATH: &str = "/metadata/identity/oauth2/token";
+
+/// What a destination is, which decides the address rule and size limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DestinationKind {
+    /// A managed-identity token endpoint (IMDS and the like).
+    IdentityEndpoint,
+    /// An Azure Key Vault.
+    Vault,
+}
+
+/// `http` or `https`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    /// Plain HTTP (identity endpoints).
+    Http,
+    /// HTTP over TLS (vaults).
+    Https,
+}
+
+impl Scheme {
+    fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+
+    fn default_port(self) -> u16 {
+        match self {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        }
+    }
+}
+
+/// One allowed identity endpoint: exactly this scheme, host, port and path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EndpointRule {
+    pub(crate) scheme: Scheme,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) path: String,
+}
+
+impl fmt::Display for EndpointRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}://{}:{}{}",
+            self.scheme.as_str(),
+            self.host,
+            self.port,
+            self.path
+        )
+    }
+}
+
+/// `HOST:PORT:ADDR:PORT2`, as curl's `--connect-to`: a request for
+/// HOST:PORT connects to ADDR:PORT2 instead. TLS still verifies HOST. The
+/// operator chose ADDR, so its address class is not checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectTo {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) target_host: String,
+    pub(crate) target_port: u16,
+}
+
+impl std::str::FromStr for ConnectTo {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ConnectTo, String> {
+        let usage = || {
+            format!(
+                "`{s}` is not HOST:PORT:ADDR:PORT2 (for example myvault.vault.azure.net:443:127.0.0.1:8443; IPv6 in brackets)"
+            )
+        };
+        let mut parts = Vec::new();
+        let mut rest = s;
+        while !rest.is_empty() {
+            let (part, after) = if let Some(v6) = rest.strip_prefix('[') {
+                let end = v6.find(']').ok_or_else(usage)?;
+                (&rest[..end + 2], &v6[end + 1..])
+            } else {
+                match rest.find(':') {
+                    Some(i) => (&rest[..i], &rest[i..]),
+                    None => (rest, ""),
+                }
+            };
+            parts.push(part);
+            rest = match after.strip_prefix(':') {
+                Some(r) if !r.is_empty() => r,
+                Some(_) => return Err(usage()),
+                None if after.is_empty() => "",
+                None => return Err(usage()),
+            };
+        }
+        let [host, port, target_host, target_port] = parts[..] else {
+            return Err(usage());
+        };
+        let port_of = |p: &str| p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(usage);
+        Ok(ConnectTo {
+            host: normalize_host(host).map_err(|why| format!("{}: {why}", usage()))?,
+            port: port_of(port)?,
+            target_host: normalize_host(target_host)
+                .map_err(|why| format!("{}: {why}", usage()))?,
+            target_port: port_of(target_port)?,
+        })
+    }
+}
+
+impl fmt::Display for ConnectTo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}:{}",
+            self.host, self.port, self.target_host, self.target_port
+        )
+    }
+}
+
+/// A request the policy allowed, with where to connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Destination {
+    pub(crate) kind: DestinationKind,
+    pub(crate) scheme: Scheme,
+    /// Lower-case; IPv6 literals in brackets.
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    /// Set when an operator pinned this host:port with `connect-to`.
+    pub(crate) pinned: Option<(String, u16)>,
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}:{}", self.scheme.as_str(), self.host, self.port)
+    }
+}
+
+/// The allow-list. `Default` allows nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct EgressPolicy {
+    pub(crate) identity_endpoints: Vec<EndpointRule>,
+    /// Vault host names, lower-case; always https on 443 under `/secrets/`.
+    pub(crate) vaults: Vec<String>,
+    pub(crate) connect_to: Vec<ConnectTo>,
+}
+
+impl EgressPolicy {
+    /// Decides on a request URI. Only the URI is looked at: nothing is
+    /// resolved or connected here.
+    pub(crate) fn check(&self, uri: &http::Uri) -> Result<Destination, String> {
+        let EgressPolicy {
+            identity_endpoints,
+            vaults,
+            connect_to,
+        } = self;
+        let scheme = match uri.scheme_str() {
+            Some("http") => Scheme::Http,
+            Some("https") => Scheme::Https,
+            other => return Err(format!("scheme {other:?} is not http or https")),
+        };
+        let authority = uri.authority().ok_or("the request has no host")?.as_str();
+        let (host, port) = split_authority(authority, scheme)?;
+        let path = uri.path();
+        let shown = format!("{}://{host}:{port}{path}", scheme.as_str());
+
+        let kind = if identity_endpoints
+            .iter()
+            .any(|r| r.scheme == scheme && r.host == host && r.port == port && r.path == path)
+        {
+            DestinationKind::IdentityEndpoint
+        } else if scheme == Scheme::Https
+            && port == 443
+            && vaults.contains(&host)
+            && path.starts_with("/secrets/")
+        {
+            DestinationKind::Vault
+        } else {
+            return Err(format!(
+                "{shown} is not on the egress allow-list ({})",
+                self.describe()
+            ));
+        };
+        let pinned = connect_to
+            .iter()
+            .find(|c| c.host == host && c.port == port)
+            .map(|c| (c.target_host.clone(), c.target_port));
+        Ok(Destination {
+            kind,
+            scheme,
+            host,
+            port,
+            pinned,
+        })
+    }
+
+    /// Whether a resolved address may be connected to for `kind`.
+    pub(crate) fn address_allowed(kind: DestinationKind, ip: IpAddr) -> bool {
+        match kind {
+            DestinationKind::IdentityEndpoint => ip::allowed_for_identity_endpoint(ip),
+            DestinationKind::Vault => ip::allowed_for_vault(ip),
+        }
+    }
+
+    /// The allow-list in one line, for messages.
+    pub(crate) fn describe(&self) -> String {
+        let mut allowed: Vec<String> = self
+            .identity_endpoints
+            .iter()
+            .map(|r| format!("identity endpoint {r}"))
+            .collect();
+        allowed.extend(
+            self.vaults
+                .iter()
+                .map(|v| format!("vault https://{v}:443/secrets/")),
+        );
+        if allowed.is_empty() {
+            "nothing is allowed".into()
+        } else {
+            format!("allowed: {}", allowed.join(", "))
+        }
+    }
+}
+
+/// Splits `host[:port]` strictly: numeric port in range, no userinfo, ASCII
+/// host without a trailing dot. Returns the lower-case host (IPv6 in
+/// brackets) and the effective port.
+pub(crate) fn split_authority(authority: &str, scheme: Scheme) -> Result<(String, u16), String> {
+    if authority.contains('@') {
+        return Err(format!("authority `{authority}` carries user information"));
+    }
+    let (host, port) = if authority.starts_with('[') {
+        let end = authority
+            .find(']')
+            .ok_or_else(|| format!("authority `{authority}` is malformed"))?;
+        let (host, rest) = authority.split_at(end + 1);
+        match rest {
+            "" => (host, None),
+            r => (
+                host,
+                Some(
+                    r.strip_prefix(':')
+                        .ok_or_else(|| format!("authority `{authority}` is malformed"))?,
+                ),
+            ),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    let port = match port {
+        None => scheme.default_port(),
+        Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| format!("port `{p}` is out of range"))?,
+        Some(p) => return Err(format!("port `{p}` is not a number")),
+    };
+    Ok((normalize_host(host)?, port))
+}
+
+/// Lower-cases a host and checks its characters: a DNS name of letters,
+/// digits, hyphens and dots (no trailing dot), an IPv4 literal, or an IPv6
+/// literal in brackets.
+pub(crate) fn normalize_host(host: &str) -> Result<String, String> {
+    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        let ip: std::net::Ipv6Addr = inner
+            .parse()
+            .map_err(|_| format!("`{host}` is not an IPv6 address"))?;
+        return Ok(format!("[{ip}]"));
+    }
+    let lower = host.to_ascii_lowercase();
+    let valid = !lower.is_empty()
+        && lower.len() <= 253
+        && !lower.ends_with('.')
+        && lower.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if valid {
+        Ok(lower)
+    } else {
+        Err(format!("`{host}` is not a valid host name"))
+    }
+}
+
+/// The IP address a normalized host spells, if it is a literal. Only the
+/// canonical dotted-quad form counts for IPv4: other spellings (`2130706433`,
+/// `0x7f.1`, `017.0.0.1`) are names to the policy, never matched against an
+/// allowed IP, and not resolved by the host.
+pub(crate) fn ip_literal(host: &str) -> Option<IpAddr> {
+    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return inner.parse().ok().map(IpAddr::V6);
+    }
+    host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
+}
+
+#[cfg(test)]
+mod tests;

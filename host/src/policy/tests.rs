@@ -1,0 +1,146 @@
+use super::*;
+
+fn policy() -> EgressPolicy {
+    EgressPolicy {
+        identity_endpoints: vec![EndpointRule {
+            scheme: Scheme::Http,
+            host: "127.0.0.1".into(),
+            port: 4444,
+            path: IMDS_TOKEN_PATH.into(),
+        }],
+        vaults: vec!["myvault.vault.azure.net".into()],
+        connect_to: vec![
+            "myvault.vault.azure.net:443:127.0.0.1:8443"
+                .parse()
+                .unwrap(),
+        ],
+    }
+}
+
+fn check(uri: &str) -> Result<Destination, String> {
+    policy().check(&uri.parse::<http::Uri>().unwrap())
+}
+
+#[test]
+fn allows_exactly_the_configured_destinations() {
+    let d = check("http://127.0.0.1:4444/metadata/identity/oauth2/token?api-version=2018-02-01")
+        .unwrap();
+    assert_eq!(
+        (d.kind, d.port, d.pinned),
+        (DestinationKind::IdentityEndpoint, 4444, None)
+    );
+    let d = check("https://MyVault.vault.azure.net/secrets/mysecret/?api-version=7.6").unwrap();
+    assert_eq!(d.kind, DestinationKind::Vault);
+    assert_eq!(d.host, "myvault.vault.azure.net");
+    assert_eq!(d.pinned, Some(("127.0.0.1".into(), 8443)));
+    check("https://myvault.vault.azure.net:443/secrets/x/").unwrap();
+}
+
+#[test]
+fn denies_everything_else_saying_what_is_allowed() {
+    for uri in [
+        "http://127.0.0.1:4445/metadata/identity/oauth2/token", // another port
+        "http://127.0.0.2:4444/metadata/identity/oauth2/token", // another host
+        "https://127.0.0.1:4444/metadata/identity/oauth2/token", // another scheme
+        "http://127.0.0.1:4444/metadata/instance",              // another path
+        "http://169.254.169.254/metadata/identity/oauth2/token", // IMDS not configured
+        "http://myvault.vault.azure.net/secrets/x/",            // vault over http
+        "https://myvault.vault.azure.net:8443/secrets/x/",      // vault on another port
+        "https://myvault.vault.azure.net/keys/k",               // not a secret
+        "https://othervault.vault.azure.net/secrets/x/",        // another vault
+        "https://myvault.vault.azure.net.evil.example/secrets/x/",
+        "http://[::ffff:127.0.0.1]:4444/metadata/identity/oauth2/token",
+        "http://2130706433:4444/metadata/identity/oauth2/token",
+        "http://0x7f000001:4444/metadata/identity/oauth2/token",
+        "http://localhost:4444/metadata/identity/oauth2/token",
+    ] {
+        let reason = check(uri).unwrap_err();
+        assert!(
+            reason.contains("not on the egress allow-list"),
+            "{uri}: {reason}"
+        );
+        assert!(
+            reason.contains("identity endpoint http://127.0.0.1:4444"),
+            "{reason}"
+        );
+    }
+}
+
+#[test]
+fn malformed_authorities_are_denied() {
+    for authority in [
+        "127.0.0.1:",
+        "127.0.0.1:abc",
+        "127.0.0.1:0",
+        "127.0.0.1:99999",
+        "u@127.0.0.1:4444",
+        "myvault.vault.azure.net.",
+    ] {
+        let err = split_authority(authority, Scheme::Http).unwrap_err();
+        assert!(!err.is_empty(), "{authority}");
+    }
+    assert_eq!(
+        split_authority("[::1]:80", Scheme::Http).unwrap(),
+        ("[::1]".into(), 80)
+    );
+    assert_eq!(
+        split_authority("LOCALHOST", Scheme::Https).unwrap(),
+        ("localhost".into(), 443)
+    );
+}
+
+#[test]
+fn an_empty_policy_denies_all() {
+    let reason = EgressPolicy::default()
+        .check(&"http://127.0.0.1/".parse().unwrap())
+        .unwrap_err();
+    assert!(reason.contains("nothing is allowed"), "{reason}");
+}
+
+#[test]
+fn connect_to_parses_like_curl() {
+    let c: ConnectTo = "myvault.vault.azure.net:443:127.0.0.1:8443"
+        .parse()
+        .unwrap();
+    assert_eq!(
+        (
+            c.host.as_str(),
+            c.port,
+            c.target_host.as_str(),
+            c.target_port
+        ),
+        ("myvault.vault.azure.net", 443, "127.0.0.1", 8443)
+    );
+    let c: ConnectTo = "[::1]:80:[::1]:8080".parse().unwrap();
+    assert_eq!(
+        (c.host.as_str(), c.target_host.as_str()),
+        ("[::1]", "[::1]")
+    );
+    for bad in [
+        "a:443:b",
+        "a:443:b:",
+        "a:x:b:1",
+        "a:443:b:0",
+        ":443:b:1",
+        "a:443:b:1:2",
+        "a b:1:c:2",
+    ] {
+        let err = bad.parse::<ConnectTo>().unwrap_err();
+        assert!(err.contains("HOST:PORT:ADDR:PORT2"), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn only_canonical_ip_literals_are_ips() {
+    assert_eq!(ip_literal("127.0.0.1"), Some("127.0.0.1".parse().unwrap()));
+    assert_eq!(ip_literal("[::1]"), Some("::1".parse().unwrap()));
+    for name in [
+        "2130706433",
+        "0x7f000001",
+        "017.0.0.1",
+        "127.1",
+        "localhost",
+    ] {
+        assert_eq!(ip_literal(name), None, "{name}");
+    }
+}

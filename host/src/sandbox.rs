@@ -1,0 +1,170 @@
+//! The sandbox one call runs in: the store state, the WASI context built
+//! deny-by-default in one function, the linker that provides only what the
+//! component needs (no wasi:sockets at all), and the memory limiter.
+
+use std::collections::BTreeMap;
+
+use wasmtime::component::{HasData, Linker, ResourceTable};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::config::Config;
+use crate::egress::{DenialLog, EgressHooks};
+
+/// Bytes of the component's stderr kept for diagnostics (`-v`).
+const STDERR_CAPACITY: usize = 4096;
+
+/// Everything a call's `Store` holds.
+pub(crate) struct State {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    hooks: EgressHooks,
+    pub(crate) limiter: Limiter,
+    pub(crate) stderr: MemoryOutputPipe,
+    pub(crate) denials: DenialLog,
+}
+
+impl State {
+    pub(crate) fn new(config: &Config) -> State {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        let denials = DenialLog::default();
+        State {
+            wasi: wasi_ctx(&config.guest_env, stderr.clone()),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            hooks: EgressHooks {
+                policy: config.policy.clone(),
+                connector: config.connector.clone(),
+                denials: denials.clone(),
+            },
+            limiter: Limiter {
+                memory_bytes: config.limits.memory_bytes,
+                memory_exceeded: false,
+            },
+            stderr,
+            denials,
+        }
+    }
+}
+
+/// The component's WASI context. Every capability is off unless listed:
+///
+/// * environment: exactly `env`, which `Config` restricts to the identity
+///   variables of `GUEST_ENV_ALLOW_LIST`; nothing is inherited;
+/// * arguments: none; stdin: closed; stdout: discarded; stderr: kept in a
+///   4 KiB buffer, only ever shown with `-v`;
+/// * filesystem: no preopened directory, so no file is reachable;
+/// * sockets: TCP, UDP and name lookup off (and not linked at all, see
+///   `linker`); HTTP goes through the egress hooks only;
+/// * clocks: the real ones (token expiry needs wall-clock time);
+/// * random: not linked.
+pub(crate) fn wasi_ctx(env: &BTreeMap<String, String>, stderr: MemoryOutputPipe) -> WasiCtx {
+    let mut builder = WasiCtxBuilder::new();
+    for (name, value) in env {
+        builder.env(name, value);
+    }
+    builder
+        .stderr(stderr)
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false);
+    builder.build()
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for State {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+struct HasTable;
+
+impl HasData for HasTable {
+    type Data<'a> = &'a mut ResourceTable;
+}
+
+/// A linker with the WASI 0.2 interfaces the component may import: io,
+/// clocks, filesystem (with nothing preopened), cli and http. There is no
+/// wasi:sockets and no wasi:random, so a component that imports them fails
+/// to link rather than getting a network of its own.
+pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<State>> {
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView as _};
+    use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView as _};
+    use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView as _};
+    use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem};
+    use wasmtime_wasi_io::bindings::wasi::io;
+
+    let mut linker = Linker::new(engine);
+    let l = &mut linker;
+    io::error::add_to_linker::<State, HasTable>(l, |s| &mut s.table)?;
+    io::poll::add_to_linker::<State, HasTable>(l, |s| &mut s.table)?;
+    io::streams::add_to_linker::<State, HasTable>(l, |s| &mut s.table)?;
+    clocks::wall_clock::add_to_linker::<State, WasiClocks>(l, State::clocks)?;
+    clocks::monotonic_clock::add_to_linker::<State, WasiClocks>(l, State::clocks)?;
+    filesystem::types::add_to_linker::<State, WasiFilesystem>(l, State::filesystem)?;
+    filesystem::preopens::add_to_linker::<State, WasiFilesystem>(l, State::filesystem)?;
+    cli::exit::add_to_linker::<State, WasiCli>(l, State::cli)?;
+    cli::environment::add_to_linker::<State, WasiCli>(l, State::cli)?;
+    cli::stdin::add_to_linker::<State, WasiCli>(l, State::cli)?;
+    cli::stdout::add_to_linker::<State, WasiCli>(l, State::cli)?;
+    cli::stderr::add_to_linker::<State, WasiCli>(l, State::cli)?;
+    cli::terminal_input::add_to_linker::<State, WasiCli>(l, State::cli)?;
+    cli::terminal_output::add_to_linker::<State, WasiCli>(l, State::cli)?;
+    cli::terminal_stdin::add_to_linker::<State, WasiCli>(l, State::cli)?;
+    cli::terminal_stdout::add_to_linker::<State, WasiCli>(l, State::cli)?;
+    cli::terminal_stderr::add_to_linker::<State, WasiCli>(l, State::cli)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(l)?;
+    Ok(linker)
+}
+
+/// Caps linear memory; remembers that the cap was hit so the trap can be
+/// reported as a resource limit rather than a crash.
+pub(crate) struct Limiter {
+    memory_bytes: usize,
+    pub(crate) memory_exceeded: bool,
+}
+
+/// Table elements allowed; the component needs a few hundred.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+impl wasmtime::ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_bytes {
+            self.memory_exceeded = true;
+            return Err(wasmtime::format_err!(
+                "the component asked for {desired} bytes of memory; the limit is {}",
+                self.memory_bytes
+            ));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
