@@ -5,7 +5,6 @@ use std::time::Duration;
 /// Limits on the outgoing requests of a call. Guest-chosen timeouts are
 /// clamped to these; a guest that asks for none gets these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct RequestLimits {
     /// Longest wait for name resolution, TCP connect and TLS handshake.
     pub max_connect_timeout: Duration,
@@ -33,7 +32,6 @@ impl Default for RequestLimits {
 
 /// Limits of one call into the component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct CallLimits {
     /// Wall-clock deadline of the whole call, I/O included.
     pub timeout: Duration,

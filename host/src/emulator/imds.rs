@@ -96,8 +96,13 @@ pub(super) fn handle(state: &Arc<State>, request: &http::Request<Bytes>) -> http
     let issued = now();
     let lifetime = state.config.token_lifetime.as_secs();
     let expires_on = issued + lifetime;
+    let audience = state
+        .config
+        .audience_override
+        .as_deref()
+        .unwrap_or(resource);
     let claims = json!({
-        "aud": resource,
+        "aud": audience,
         "iss": format!("https://sts.windows.net/{}/", state.config.tenant_id),
         "iat": issued,
         "nbf": issued,

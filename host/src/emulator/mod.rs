@@ -102,6 +102,9 @@ pub struct EmulatorConfig {
     pub secrets: Vec<EmulatedSecret>,
     /// Lifetime of issued tokens.
     pub token_lifetime: Duration,
+    /// Issue every token for this audience, whatever was asked: reproduces
+    /// the classic mistake that Key Vault answers with `AKV10022`.
+    pub audience_override: Option<String>,
     /// Where IMDS listens (port 0 for an ephemeral port).
     pub imds_listen: SocketAddr,
     /// Where the vault listens.
@@ -196,6 +199,7 @@ impl EmulatorConfig {
                 ),
             ],
             token_lifetime: Duration::from_secs(86_399),
+            audience_override: None,
             imds_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             vault_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         }

@@ -1,0 +1,147 @@
+//! The command line, as clap parses it. `mod.rs` turns it into a validated
+//! `Config` (raw flags here, meaning there).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use azmi::ConnectTo;
+
+/// Azure managed-identity credentials from a WebAssembly sandbox.
+///
+/// The credential code runs as a WebAssembly component that can reach only
+/// the identity endpoint and the vaults it is allowed, and sees no file,
+/// socket or environment variable beyond that.
+#[derive(Debug, Parser)]
+#[command(name = "azmi", version, max_term_width = 100)]
+#[command(
+    after_help = "Examples:\n  azmi demo\n  azmi token --resource https://vault.azure.net\n  azmi secret --vault https://myvault.vault.azure.net --name mysecret"
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+    #[command(flatten)]
+    pub(crate) common: Common,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Args)]
+pub(crate) struct Common {
+    /// IMDS base URL (a loopback or link-local http URL).
+    #[arg(long, global = true, value_name = "URL", env = "AZURE_POD_IDENTITY_AUTHORITY_HOST", default_value = azmi::DEFAULT_IMDS_ENDPOINT)]
+    pub(crate) imds_endpoint: String,
+
+    /// Connect requests for HOST:PORT to ADDR:PORT2 instead, as curl does; the
+    /// address is trusted as given and TLS still verifies HOST. Repeatable.
+    #[arg(
+        long,
+        global = true,
+        value_name = "HOST:PORT:ADDR:PORT2",
+        env = "AZMI_CONNECT_TO",
+        value_delimiter = ','
+    )]
+    pub(crate) connect_to: Vec<ConnectTo>,
+
+    /// Trust the CA certificates in this PEM file, in addition to the built-in roots.
+    #[arg(long, global = true, value_name = "PEM", env = "AZMI_CA_FILE")]
+    pub(crate) ca_file: Option<PathBuf>,
+
+    /// Run this build of a component implementing azmi:identity/credentials
+    /// instead of the built-in one.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) component: Option<PathBuf>,
+
+    /// Overall deadline of the command, in seconds.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 30.0)]
+    pub(crate) timeout: f64,
+
+    /// Diagnostics on stderr (destinations, decisions, timings; never tokens or secrets).
+    #[arg(short, long, global = true)]
+    pub(crate) verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Print an access token as JSON.
+    #[command(
+        after_help = "Example:\n  azmi token --scope https://vault.azure.net/.default | jq -r .access_token"
+    )]
+    Token(TokenArgs),
+    /// Print a Key Vault secret's value (or, with --json, the whole secret).
+    #[command(
+        after_help = "Example:\n  azmi secret --vault https://myvault.vault.azure.net --name mysecret"
+    )]
+    Secret(SecretArgs),
+    /// Run the whole flow in the sandbox against the built-in emulator.
+    #[command(after_help = "Example:\n  azmi demo")]
+    Demo,
+    /// Run the emulator in the foreground and print how to point azmi at it.
+    #[command(
+        after_help = "Example:\n  azmi emulator\n  azmi emulator --imds-listen 127.0.0.1:8080"
+    )]
+    Emulator(EmulatorArgs),
+}
+
+/// Which identity: none of these means the system-assigned identity.
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub(crate) struct IdentityArgs {
+    /// Use the user-assigned identity with this client id.
+    #[arg(long, value_name = "ID")]
+    pub(crate) client_id: Option<String>,
+    /// Use the user-assigned identity with this object (principal) id.
+    #[arg(long, value_name = "ID")]
+    pub(crate) object_id: Option<String>,
+    /// Use the user-assigned identity with this ARM resource id.
+    #[arg(long, value_name = "ARM_ID")]
+    pub(crate) resource_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TokenArgs {
+    /// The resource (audience) of the token.
+    #[arg(
+        long,
+        value_name = "URI",
+        conflicts_with = "scope",
+        default_value = "https://management.azure.com/"
+    )]
+    pub(crate) resource: String,
+    /// One AAD v2 scope (its /.default suffix is stripped).
+    #[arg(long, value_name = "SCOPE")]
+    pub(crate) scope: Option<String>,
+    #[command(flatten)]
+    pub(crate) identity: IdentityArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SecretArgs {
+    /// The vault, https://<vault-name>.vault.azure.net. Only this vault is allowed for the call.
+    #[arg(long, value_name = "URL")]
+    pub(crate) vault: String,
+    /// The secret's name.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) name: String,
+    /// The secret's version (default: the latest).
+    #[arg(long, value_name = "VERSION")]
+    pub(crate) version: Option<String>,
+    /// Print the whole secret (value, id, version, attributes, tags) as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) identity: IdentityArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EmulatorArgs {
+    /// Address of the emulated IMDS (loopback or link-local).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub(crate) imds_listen: SocketAddr,
+    /// Address of the emulated vault (loopback or link-local).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub(crate) vault_listen: SocketAddr,
+    /// Write the emulator's CA certificate here (default: a temporary directory removed on exit).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ca_out: Option<PathBuf>,
+}

@@ -1,0 +1,218 @@
+//! `azmi`: parse, build the sandbox configuration, run one command, and
+//! report failure as one line on stderr with a distinct exit status.
+
+mod args;
+mod demo;
+mod emulator;
+mod output;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use args::{Cli, Command, Common, IdentityArgs};
+use azmi::{Config, ConfigBuilder, Credential, Error, Identity, Runtime};
+
+/// Exit status of a failed credential operation.
+const EXIT_FAILURE: u8 = 1;
+/// Exit status of a usage error: bad flags, bad arguments, bad files.
+const EXIT_USAGE: u8 = 2;
+
+pub(crate) fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_diagnostics(cli.common.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return fail(&Failure::Other(format!(
+                "cannot start the async runtime: {e}"
+            )));
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => fail(&failure),
+    }
+}
+
+/// Why a command failed: a usage problem (exit 2) or a failed operation.
+pub(crate) enum Failure {
+    Usage(String),
+    Credential { error: Error, context: Context },
+    Other(String),
+}
+
+/// Which command failed, for the hint after the error.
+#[derive(Clone, Copy)]
+pub(crate) enum Context {
+    Token,
+    Secret,
+}
+
+fn fail(failure: &Failure) -> ExitCode {
+    let (line, code) = match failure {
+        Failure::Usage(message) => (format!("azmi: usage: {message}"), EXIT_USAGE),
+        Failure::Other(message) => (format!("azmi: error: {message}"), EXIT_FAILURE),
+        Failure::Credential { error, context } => {
+            let code = match error {
+                Error::InvalidArgument(_) | Error::Config(_) => EXIT_USAGE,
+                _ => EXIT_FAILURE,
+            };
+            let hint = output::hint(error, *context)
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default();
+            // Every line names its kind; `Other` has none of its own.
+            let kind = if matches!(error, Error::Other(_)) {
+                "error: "
+            } else {
+                ""
+            };
+            (format!("azmi: {kind}{error}{hint}"), code)
+        }
+    };
+    // One line, whatever the messages held.
+    let line: String = line
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    eprintln!("{line}");
+    ExitCode::from(code)
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let Cli { command, common } = cli;
+    match command {
+        Command::Token(args) => {
+            let credential = credential(&common, None)?;
+            let resource = args.scope.as_deref().unwrap_or(&args.resource);
+            let token = credential
+                .get_token(resource, &identity(&args.identity))
+                .await
+                .map_err(|error| Failure::Credential {
+                    error,
+                    context: Context::Token,
+                })?;
+            output::print_token(&token);
+            Ok(())
+        }
+        Command::Secret(args) => {
+            let credential = credential(&common, Some(&args.vault))?;
+            let secret = credential
+                .get_secret(
+                    &args.vault,
+                    &args.name,
+                    args.version.as_deref(),
+                    &identity(&args.identity),
+                )
+                .await
+                .map_err(|error| Failure::Credential {
+                    error,
+                    context: Context::Secret,
+                })?;
+            output::print_secret(&secret, args.json);
+            Ok(())
+        }
+        Command::Demo => demo::run(&common).await,
+        Command::Emulator(args) => emulator::run(&args).await,
+    }
+}
+
+fn identity(args: &IdentityArgs) -> Identity {
+    match (&args.client_id, &args.object_id, &args.resource_id) {
+        (Some(id), _, _) => Identity::ClientId(id.clone()),
+        (_, Some(id), _) => Identity::ObjectId(id.clone()),
+        (_, _, Some(id)) => Identity::ResourceId(id.clone()),
+        _ => Identity::SystemAssigned,
+    }
+}
+
+/// The sandbox configuration the common flags describe, allowing `vault`
+/// when given: the CLI allows exactly the vault a command names.
+pub(crate) fn config_builder(
+    common: &Common,
+    vault: Option<&str>,
+) -> Result<ConfigBuilder, Failure> {
+    let timeout = Duration::try_from_secs_f64(common.timeout)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .ok_or_else(|| {
+            Failure::Usage(format!(
+                "--timeout {} is not a positive number of seconds",
+                common.timeout
+            ))
+        })?;
+    let mut builder = Config::builder()
+        .imds_endpoint(common.imds_endpoint.clone())
+        .timeout(timeout);
+    if let Some(vault) = vault {
+        builder = builder.allow_vault(vault);
+    }
+    for rule in &common.connect_to {
+        builder = builder.connect_to(rule.clone());
+    }
+    if let Some(path) = &common.ca_file {
+        let pem = std::fs::read(path).map_err(|e| {
+            Failure::Usage(format!("cannot read --ca-file {}: {e}", path.display()))
+        })?;
+        builder = builder
+            .add_root_certificates_pem(&pem, &format!("--ca-file {}", path.display()))
+            .map_err(config_failure)?;
+    }
+    Ok(builder)
+}
+
+pub(crate) fn runtime(common: &Common) -> Result<Runtime, Failure> {
+    match &common.component {
+        Some(path) => Runtime::from_component_file(path).map_err(config_failure),
+        None => Runtime::new().map_err(|e| Failure::Other(e.to_string())),
+    }
+}
+
+fn credential(common: &Common, vault: Option<&str>) -> Result<Credential, Failure> {
+    let config = config_builder(common, vault)?
+        .build()
+        .map_err(|e| match (e, vault) {
+            // The vault flag is the command's argument, not a sandbox setting.
+            (Error::Config(m), Some(_)) if m.starts_with("the vault") => {
+                Failure::Usage(format!("--vault: {m}"))
+            }
+            (e, _) => config_failure(e),
+        })?;
+    tracing::debug!(target: "azmi::cli", "sandbox policy: {}", config.describe_policy());
+    Ok(Credential::new(runtime(common)?, config))
+}
+
+pub(crate) fn config_failure(error: Error) -> Failure {
+    match error {
+        Error::Config(m) => Failure::Usage(m),
+        other => Failure::Other(other.to_string()),
+    }
+}
+
+/// `-v` turns on azmi's own diagnostics (debug level) on stderr; without
+/// it nothing is logged. No log line carries a token, key or secret value.
+fn init_diagnostics(verbose: bool) {
+    if !verbose {
+        return;
+    }
+    use std::io::IsTerminal;
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    let filter = Targets::new()
+        .with_target("azmi", LevelFilter::DEBUG)
+        .with_default(LevelFilter::WARN);
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_target(false)
+                .without_time(),
+        )
+        .with(filter)
+        .init();
+}

@@ -1,0 +1,431 @@
+//! The `azmi` binary: output formats, exit statuses, error lines, and what
+//! `-v` prints (never a token or a secret).
+
+use std::time::{Duration, Instant};
+
+use azmi::emulator::{EmulatorConfig, demo};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::support::{RawServer, Reply, azmi, ca_file, emulator, emulator_with, stderr, stdout};
+
+/// Flags that point the CLI at `emulator`, with the CA in `ca`.
+fn flags_for(emulator: &azmi::emulator::Emulator, ca: &tempfile::NamedTempFile) -> Vec<String> {
+    vec![
+        "--imds-endpoint".into(),
+        emulator.imds_endpoint(),
+        "--connect-to".into(),
+        emulator.connect_to().to_string(),
+        "--ca-file".into(),
+        ca.path().display().to_string(),
+    ]
+}
+
+async fn run(args: &[&str], extra: &[String]) -> std::process::Output {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(extra.iter().map(String::as_str));
+    azmi(&all, &[]).await
+}
+
+/// A failure: the given exit status, nothing on stdout, one line on stderr
+/// that starts with `azmi: <kind>`.
+fn assert_failure(output: &std::process::Output, status: i32, kind: &str) -> String {
+    let err = stderr(output);
+    assert_eq!(output.status.code(), Some(status), "stderr: {err}");
+    assert!(
+        output.stdout.is_empty(),
+        "stdout on failure: {}",
+        stdout(output)
+    );
+    assert_eq!(err.lines().count(), 1, "not one line: {err}");
+    assert!(err.starts_with(&format!("azmi: {kind}")), "{err}");
+    err
+}
+
+#[tokio::test]
+async fn token_prints_one_json_object() {
+    let emulator = emulator().await;
+    let output = azmi(
+        &["token", "--resource", "https://vault.azure.net"],
+        &[(
+            "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+            &emulator.imds_endpoint(),
+        )],
+    )
+    .await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(output.stderr.is_empty(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert_eq!(text.lines().count(), 1);
+    let json: Value = serde_json::from_str(&text).unwrap();
+    let keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "access_token",
+            "expires_in",
+            "expires_on",
+            "resource",
+            "token_type"
+        ]
+    );
+    assert!(json["access_token"].as_str().unwrap().starts_with("eyJ"));
+    assert_eq!(json["token_type"], "Bearer");
+    assert_eq!(json["resource"], "https://vault.azure.net");
+    assert!(json["expires_on"].is_u64());
+    assert!(
+        (86_000..=86_399).contains(&json["expires_in"].as_u64().unwrap()),
+        "{json}"
+    );
+}
+
+#[tokio::test]
+async fn token_by_scope_and_by_user_assigned_identity() {
+    let emulator = emulator().await;
+    let imds = emulator.imds_endpoint();
+    let output = azmi(
+        &[
+            "token",
+            "--scope",
+            "https://vault.azure.net/.default",
+            "--client-id",
+            demo::USER_CLIENT_ID,
+            "--imds-endpoint",
+            &imds,
+        ],
+        &[],
+    )
+    .await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(json["resource"], "https://vault.azure.net");
+    let output = azmi(
+        &[
+            "token",
+            "--object-id",
+            "00000000-0000-0000-0000-000000000000",
+            "--imds-endpoint",
+            &imds,
+        ],
+        &[],
+    )
+    .await;
+    let err = assert_failure(&output, 1, "not found");
+    assert!(
+        err.contains("Identity not found") && err.contains("not assigned to this resource"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn secret_prints_the_value_or_json() {
+    let emulator = emulator().await;
+    let ca = ca_file(&emulator);
+    let flags = flags_for(&emulator, &ca);
+    let output = run(
+        &[
+            "secret",
+            "--vault",
+            "https://myvault.vault.azure.net",
+            "--name",
+            "mysecret",
+        ],
+        &flags,
+    )
+    .await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "TOPSECRET\n");
+
+    let output = run(
+        &[
+            "secret",
+            "--vault",
+            "https://myvault.vault.azure.net",
+            "--name",
+            "mysecret",
+            "--version",
+            demo::MYSECRET_OLD_VERSION,
+            "--json",
+        ],
+        &flags,
+    )
+    .await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(json["value"], "OLDSECRET");
+    assert_eq!(json["version"], demo::MYSECRET_OLD_VERSION);
+    assert_eq!(json["tags"]["env"], "demo");
+    assert_eq!(json["enabled"], true);
+    assert_eq!(json["content_type"], "text/plain");
+}
+
+#[tokio::test]
+async fn secret_failures_are_one_line_with_a_fix() {
+    let emulator = emulator().await;
+    let ca = ca_file(&emulator);
+    let flags = flags_for(&emulator, &ca);
+    let vault = "https://myvault.vault.azure.net";
+    let output = run(&["secret", "--vault", vault, "--name", "nope"], &flags).await;
+    let err = assert_failure(&output, 1, "not found");
+    assert!(
+        err.contains("SecretNotFound") && err.contains("check the secret name"),
+        "{err}"
+    );
+    let output = run(&["secret", "--vault", vault, "--name", "uami-only"], &flags).await;
+    let err = assert_failure(&output, 1, "forbidden");
+    assert!(
+        err.contains("ForbiddenByRbac") && err.contains("Key Vault Secrets User"),
+        "{err}"
+    );
+    let output = run(&["secret", "--vault", vault, "--name", "bad/name"], &flags).await;
+    let err = assert_failure(&output, 2, "invalid argument");
+    assert!(err.contains("`bad/name`"), "{err}");
+    let output = run(
+        &["secret", "--vault", "https://evil.example", "--name", "x"],
+        &flags,
+    )
+    .await;
+    let err = assert_failure(&output, 2, "usage");
+    assert!(
+        err.contains("evil.example") && err.contains("not a Key Vault host"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_vault_needs_its_ca() {
+    let emulator = emulator().await;
+    let pin = emulator.connect_to().to_string();
+    let imds = emulator.imds_endpoint();
+    let output = azmi(
+        &[
+            "secret",
+            "--vault",
+            "https://myvault.vault.azure.net",
+            "--name",
+            "mysecret",
+            "--imds-endpoint",
+            &imds,
+            "--connect-to",
+            &pin,
+        ],
+        &[],
+    )
+    .await;
+    let err = assert_failure(&output, 1, "error: TLS");
+    assert!(err.contains("--ca-file"), "{err}");
+}
+
+#[tokio::test]
+async fn usage_errors_exit_2() {
+    for args in [
+        vec!["secret", "--name", "x"],
+        vec!["token", "--client-id", "a", "--object-id", "b"],
+        vec!["token", "--connect-to", "nonsense"],
+        vec!["token", "--imds-endpoint", "http://203.0.113.7"],
+        vec!["token", "--timeout", "0"],
+        vec!["token", "--ca-file", "/nonexistent/ca.pem"],
+        vec!["token", "--client-id", "not-a-guid"],
+        vec!["frobnicate"],
+    ] {
+        let output = azmi(&args, &[]).await;
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[tokio::test]
+async fn nothing_listening_is_unavailable_and_fast() {
+    let started = Instant::now();
+    let output = azmi(&["token"], &[]).await; // NOWHERE_IMDS
+    let err = assert_failure(&output, 1, "unavailable");
+    assert!(
+        err.contains("127.0.0.1:1") && err.contains("connection refused"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn the_timeout_flag_bounds_the_command() {
+    let server = RawServer::start(
+        std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        0,
+        Reply::Silent,
+    )
+    .await;
+    let started = Instant::now();
+    let output = azmi(
+        &["token", "--timeout", "1", "--imds-endpoint", &server.url()],
+        &[],
+    )
+    .await;
+    let err = assert_failure(&output, 1, "timeout");
+    assert!(err.contains("1s"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn verbose_output_and_errors_never_show_tokens_or_secrets() {
+    let emulator = emulator().await;
+    let ca = ca_file(&emulator);
+    let flags = flags_for(&emulator, &ca);
+    let vault = "https://myvault.vault.azure.net";
+
+    let output = run(
+        &["token", "-v", "--resource", "https://vault.azure.net"],
+        &flags,
+    )
+    .await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let token = json["access_token"].as_str().unwrap();
+    let diagnostics = stderr(&output);
+    assert!(
+        diagnostics.contains("allowed: GET http://127.0.0.1"),
+        "-v shows decisions: {diagnostics}"
+    );
+    assert!(
+        !diagnostics.contains(token) && !diagnostics.contains("eyJ"),
+        "{diagnostics}"
+    );
+
+    let output = run(
+        &["secret", "-v", "--vault", vault, "--name", "mysecret"],
+        &flags,
+    )
+    .await;
+    assert_eq!(stdout(&output), "TOPSECRET\n");
+    let diagnostics = stderr(&output);
+    assert!(
+        diagnostics.contains("myvault.vault.azure.net"),
+        "{diagnostics}"
+    );
+    assert!(
+        !diagnostics.contains("TOPSECRET") && !diagnostics.contains("eyJ"),
+        "{diagnostics}"
+    );
+
+    for name in ["nope", "uami-only", "disabled-secret"] {
+        let output = run(&["secret", "-v", "--vault", vault, "--name", name], &flags).await;
+        let everything = format!("{}{}", stdout(&output), stderr(&output));
+        assert!(!output.status.success());
+        assert!(
+            !everything.contains("eyJ")
+                && !everything.contains("SECRET\n")
+                && !everything.contains("NEVERSHOWN"),
+            "{everything}"
+        );
+    }
+
+    let wrong_audience = emulator_with(EmulatorConfig {
+        audience_override: Some("https://myvault.vault.azure.net/".into()),
+        ..EmulatorConfig::demo()
+    })
+    .await;
+    let ca = ca_file(&wrong_audience);
+    let output = run(
+        &["secret", "-v", "--vault", vault, "--name", "mysecret"],
+        &flags_for(&wrong_audience, &ca),
+    )
+    .await;
+    let everything = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(everything.contains("AKV10022"), "{everything}");
+    assert!(
+        !everything.contains("eyJ") && !everything.contains("TOPSECRET"),
+        "{everything}"
+    );
+}
+
+#[tokio::test]
+async fn demo_reads_the_secret_and_shows_the_denial() {
+    let output = azmi(&["demo"], &[]).await;
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let text = stdout(&output);
+    assert!(text.contains("ok: mysecret = TOPSECRET"), "{text}");
+    assert!(text.contains("denied by the sandbox, as it should be: https://othervault.vault.azure.net:443/secrets/mysecret/ is not on the egress allow-list"), "{text}");
+    assert!(
+        !text.contains("eyJ"),
+        "the demo never prints a token: {text}"
+    );
+}
+
+#[tokio::test]
+async fn emulator_command_prints_settings_that_work() {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_azmi"))
+        .arg("emulator")
+        .env_clear()
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut env: Vec<(String, String)> = Vec::new();
+    while env.len() < 3 {
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("emulator output");
+        if let Some((name, value)) = line.strip_prefix("export ").and_then(|l| l.split_once('=')) {
+            env.push((name.to_owned(), value.to_owned()));
+        }
+    }
+    let names: Vec<&str> = env.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+            "AZMI_CONNECT_TO",
+            "AZMI_CA_FILE"
+        ]
+    );
+    let env: Vec<(&str, &str)> = env.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let output = azmi(
+        &[
+            "secret",
+            "--vault",
+            "https://myvault.vault.azure.net",
+            "--name",
+            "mysecret",
+        ],
+        &env,
+    )
+    .await;
+    assert_eq!(stdout(&output), "TOPSECRET\n", "{}", stderr(&output));
+    let output = azmi(&["token", "--client-id", demo::USER_CLIENT_ID], &env).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn help_shows_an_example_per_subcommand() {
+    for command in ["token", "secret", "demo", "emulator"] {
+        let output = azmi(&[command, "--help"], &[]).await;
+        assert!(output.status.success());
+        assert!(
+            stdout(&output).contains("Example"),
+            "{command}: {}",
+            stdout(&output)
+        );
+    }
+}
