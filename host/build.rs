@@ -69,15 +69,15 @@ fn main() {
     std::fs::copy(&built, &dest).unwrap_or_else(|e| panic!("cannot copy {}: {e}", built.display()));
 }
 
-/// Forward `-D warnings` (as CI sets it) and nothing else: host flags such
-/// as `-C target-cpu` must not reach the wasm build.
+/// Forward `-D warnings` when the outer build denies warnings, and nothing
+/// else: host flags such as `-C target-cpu` must not reach the wasm build.
 fn rustflags() -> &'static str {
-    match option_env!("RUSTFLAGS") {
-        Some(flags) if flags.contains("-D warnings") || flags.contains("-Dwarnings") => {
-            "-D warnings"
-        }
-        _ => "",
-    }
+    // CARGO_ENCODED_RUSTFLAGS holds the outer build's flags, 0x1f-separated.
+    let encoded = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    let flags: Vec<&str> = encoded.split('\x1f').collect();
+    let denies_warnings =
+        flags.contains(&"-Dwarnings") || flags.windows(2).any(|w| w == ["-D", "warnings"]);
+    if denies_warnings { "-D warnings" } else { "" }
 }
 
 /// rust-toolchain.toml lists the wasm32-wasip2 target, but rustup only

@@ -6,13 +6,16 @@ use std::cell::RefCell;
 
 use crate::transport::{Method, Request, Response, Transport, TransportError};
 
+/// A canned reply: status, headers, body; or a transport failure.
+type Reply = Result<(u16, Vec<(String, String)>, String), TransportError>;
+
 pub(crate) struct Expect {
     pub(crate) method: Method,
     /// `scheme://authority/path`.
     pub(crate) url: String,
     pub(crate) query: Vec<(String, String)>,
     pub(crate) headers: Vec<(String, String)>,
-    pub(crate) reply: Result<(u16, Vec<(String, String)>, String), TransportError>,
+    pub(crate) reply: Reply,
 }
 
 impl Expect {

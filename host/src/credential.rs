@@ -4,7 +4,7 @@
 
 use wasmtime::Store;
 
-use crate::bindings::{WitIdentity, identity_to_wit};
+use crate::bindings::{CredentialProvider, WitIdentity, identity_to_wit};
 use crate::config::Config;
 use crate::runtime::Runtime;
 use crate::sandbox::State;
@@ -44,17 +44,14 @@ impl Credential {
         identity: &Identity,
     ) -> Result<AccessToken, Error> {
         let identity = wit_identity(identity);
-        let mut store = self.runtime.store(&self.config);
-        let pre = self.runtime.pre().clone();
-        let call = async {
-            let instance = pre.instantiate_async(&mut store).await?;
+        self.call(async |instance, store| {
             instance
                 .azmi_identity_credentials()
-                .call_get_token(&mut store, resource, identity.as_ref())
+                .call_get_token(store, resource, identity.as_ref())
                 .await
-        };
-        let result = tokio::time::timeout(self.config.limits.timeout, call).await;
-        self.finish(result, &store).map(AccessToken::from)
+        })
+        .await
+        .map(AccessToken::from)
     }
 
     /// Reads secret `name` (at `version`, or the latest) from the vault at
@@ -70,17 +67,30 @@ impl Credential {
         identity: &Identity,
     ) -> Result<Secret, Error> {
         let identity = wit_identity(identity);
+        self.call(async |instance, store| {
+            instance
+                .azmi_identity_credentials()
+                .call_get_secret(store, vault_url, name, version, identity.as_ref())
+                .await
+        })
+        .await
+        .map(Secret::from)
+    }
+
+    /// Runs `invoke` on a fresh instance in a fresh store, under the
+    /// configured deadline and limits.
+    async fn call<T>(
+        &self,
+        invoke: impl AsyncFnOnce(&CredentialProvider, &mut Store<State>) -> CallResult<T>,
+    ) -> Result<T, Error> {
         let mut store = self.runtime.store(&self.config);
         let pre = self.runtime.pre().clone();
         let call = async {
             let instance = pre.instantiate_async(&mut store).await?;
-            instance
-                .azmi_identity_credentials()
-                .call_get_secret(&mut store, vault_url, name, version, identity.as_ref())
-                .await
+            invoke(&instance, &mut store).await
         };
         let result = tokio::time::timeout(self.config.limits.timeout, call).await;
-        self.finish(result, &store).map(Secret::from)
+        self.finish(result, &store)
     }
 
     /// Turns the outcome of a call into the library's result: deadline,

@@ -399,7 +399,10 @@ async fn emulator_command_prints_settings_that_work() {
             "AZMI_CA_FILE"
         ]
     );
+    // The printed values work as environment variables...
     let env: Vec<(&str, &str)> = env.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let output = azmi(&["token", "--client-id", demo::USER_CLIENT_ID], &env).await;
+    assert!(output.status.success(), "{}", stderr(&output));
     let output = azmi(
         &[
             "secret",
@@ -412,8 +415,23 @@ async fn emulator_command_prints_settings_that_work() {
     )
     .await;
     assert_eq!(stdout(&output), "TOPSECRET\n", "{}", stderr(&output));
-    let output = azmi(&["token", "--client-id", demo::USER_CLIENT_ID], &env).await;
-    assert!(output.status.success(), "{}", stderr(&output));
+    // ...and as flags.
+    let value = |name: &str| env.iter().find(|(n, _)| *n == name).unwrap().1;
+    let args = [
+        "secret",
+        "--vault",
+        "https://myvault.vault.azure.net",
+        "--name",
+        "mysecret",
+        "--imds-endpoint",
+        value("AZURE_POD_IDENTITY_AUTHORITY_HOST"),
+        "--connect-to",
+        value("AZMI_CONNECT_TO"),
+        "--ca-file",
+        value("AZMI_CA_FILE"),
+    ];
+    let output = azmi(&args, &[]).await;
+    assert_eq!(stdout(&output), "TOPSECRET\n", "{}", stderr(&output));
     child.kill().await.unwrap();
 }
 

@@ -2,7 +2,7 @@
 //! point azmi (or an Azure SDK) at it.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::Path;
 
 use azmi::emulator::{Emulator, EmulatorConfig, demo};
 
@@ -52,7 +52,7 @@ pub(crate) async fn run(args: &EmulatorArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn print_instructions(emulator: &Emulator, ca_path: &PathBuf) {
+fn print_instructions(emulator: &Emulator, ca_path: &Path) {
     let imds = emulator.imds_endpoint();
     let connect_to = emulator.connect_to();
     let ca = ca_path.display();

@@ -1,0 +1,106 @@
+//! The demo data: one resource with a system-assigned identity, one
+//! user-assigned identity, and a vault with three secrets. Its ids are
+//! public so tests and docs can name them.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::{EmulatedIdentity, EmulatedSecret, EmulatorConfig, SecretVersion};
+
+/// The demo tenant.
+pub const TENANT_ID: &str = "4f1c7b9e-2d3a-4c5b-8e6f-7a8b9c0d1e2f";
+/// Client id of the system-assigned identity.
+pub const SYSTEM_CLIENT_ID: &str = "0d5ad0b2-33b4-4e1c-9a52-5c5b0b3d54e8";
+/// Object id of the system-assigned identity.
+pub const SYSTEM_OBJECT_ID: &str = "5b1e8c2a-7d4f-4a3b-9c6e-1f2a3b4c5d6e";
+/// Client id of the user-assigned identity `azmi-demo`.
+pub const USER_CLIENT_ID: &str = "a5b6c7d8-e9f0-4a1b-8c2d-3e4f5a6b7c8d";
+/// Object id of `azmi-demo`.
+pub const USER_OBJECT_ID: &str = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b";
+/// ARM resource id of `azmi-demo`.
+pub const USER_RESOURCE_ID: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/azmi-demo/providers/Microsoft.ManagedIdentity/userAssignedIdentities/azmi-demo";
+/// The demo vault.
+pub const VAULT_HOST: &str = "myvault.vault.azure.net";
+/// The current version of `mysecret` (value `TOPSECRET`).
+pub const MYSECRET_VERSION: &str = "c0ffee00c0ffee00c0ffee00c0ffee00";
+/// The previous version of `mysecret` (value `OLDSECRET`).
+pub const MYSECRET_OLD_VERSION: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+
+impl EmulatorConfig {
+    /// The demo resource: a system-assigned identity and one user-assigned
+    /// identity (`azmi-demo`), both readers of `myvault.vault.azure.net`,
+    /// which holds `mysecret` (`TOPSECRET`, and an older `OLDSECRET`),
+    /// `uami-only` (readable by `azmi-demo` only) and `disabled-secret`.
+    pub fn demo() -> EmulatorConfig {
+        let version = |version: &str, value: &str, created: u64, enabled: bool| SecretVersion {
+            version: version.into(),
+            value: value.into(),
+            content_type: Some("text/plain".into()),
+            enabled,
+            created,
+            tags: vec![("env".into(), "demo".into())],
+        };
+        let secret = |name: &str, versions, readers| EmulatedSecret {
+            name: name.into(),
+            versions,
+            readers,
+        };
+        EmulatorConfig {
+            tenant_id: TENANT_ID.into(),
+            system_identity: Some(EmulatedIdentity {
+                name: "system-assigned".into(),
+                client_id: SYSTEM_CLIENT_ID.into(),
+                object_id: SYSTEM_OBJECT_ID.into(),
+                resource_id: None,
+            }),
+            user_assigned: vec![EmulatedIdentity {
+                name: "azmi-demo".into(),
+                client_id: USER_CLIENT_ID.into(),
+                object_id: USER_OBJECT_ID.into(),
+                resource_id: Some(USER_RESOURCE_ID.into()),
+            }],
+            vault_host: VAULT_HOST.into(),
+            vault_readers: vec![SYSTEM_OBJECT_ID.into(), USER_OBJECT_ID.into()],
+            secrets: vec![
+                secret(
+                    "mysecret",
+                    vec![
+                        version(MYSECRET_OLD_VERSION, "OLDSECRET", 1_700_000_000, true),
+                        version(MYSECRET_VERSION, "TOPSECRET", 1_750_000_000, true),
+                    ],
+                    None,
+                ),
+                secret(
+                    "uami-only",
+                    vec![version(
+                        "feedfacefeedfacefeedfacefeedface",
+                        "UAMISECRET",
+                        1_750_000_000,
+                        true,
+                    )],
+                    Some(vec![USER_OBJECT_ID.into()]),
+                ),
+                secret(
+                    "disabled-secret",
+                    vec![version(
+                        "deadbeefdeadbeefdeadbeefdeadbeef",
+                        "NEVERSHOWN",
+                        1_750_000_000,
+                        false,
+                    )],
+                    None,
+                ),
+            ],
+            token_lifetime: Duration::from_secs(86_399),
+            audience_override: None,
+            imds_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            vault_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        }
+    }
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> EmulatorConfig {
+        EmulatorConfig::demo()
+    }
+}
