@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::identity::Identity;
 use crate::keyvault::{self, Secret, Vault};
 use crate::scope::scope_to_resource;
-use crate::source;
+use crate::sources;
 use crate::token::Token;
 use crate::transport::Transport;
 
@@ -19,7 +19,7 @@ pub(crate) fn get_token(
 ) -> Result<Token, Error> {
     let resource = scope_to_resource(resource)?;
     identity.validate()?;
-    let source = source::detect(env)?;
+    let source = sources::from_env(env)?;
     source.get_token(transport, &resource, identity, now)
 }
 

@@ -1,10 +1,25 @@
 //! What identity endpoints and vaults have in common: sending a request and
 //! turning transport failures and error bodies into the guest's errors.
 
+use std::time::Duration;
+
 use serde_json::Value;
 
 use crate::error::{Error, ServiceError, sanitize_message};
-use crate::transport::{Request, Response, Transport, TransportError};
+use crate::identity::Identity;
+use crate::token::{Token, parse_token_response};
+use crate::transport::{Request, Response, Timeouts, Transport, TransportError};
+
+/// Token responses are a few KiB; anything near this is not one.
+pub(crate) const MAX_TOKEN_RESPONSE: usize = 64 * 1024;
+
+/// Deadlines of one token request. Connect is short as in azure-identity
+/// (2 s): off Azure nothing answers and callers should learn that quickly.
+pub(crate) const IDENTITY_TIMEOUTS: Timeouts = Timeouts {
+    connect: Duration::from_secs(2),
+    first_byte: Duration::from_secs(10),
+    between_bytes: Duration::from_secs(10),
+};
 
 /// Which kind of service a request went to: it decides what "nothing
 /// answered" means.
@@ -59,6 +74,51 @@ fn transport_error(err: TransportError, url: &str, peer: Peer) -> Error {
             "{url} sent a response larger than {limit} bytes; refused"
         )),
         (TransportError::Other(why), _) => Error::Other(format!("request to {url} failed: {why}")),
+    }
+}
+
+/// Turns a token endpoint's final response into a token or the error its
+/// status means. `what` names the endpoint in messages ("IMDS at …").
+pub(crate) fn token_response(
+    response: &Response,
+    what: &str,
+    resource: &str,
+    identity: &Identity,
+    now: u64,
+) -> Result<Token, Error> {
+    match response.status {
+        200 => parse_token_response(&response.body, resource, now, what),
+        _ => Err(status_error(response, what, identity)),
+    }
+}
+
+/// The error a token endpoint's non-200 status means.
+pub(crate) fn status_error(response: &Response, what: &str, identity: &Identity) -> Error {
+    match response.status {
+        300..=399 => redirect_refused(what, response.status),
+        400 => {
+            let e = service_error(response, None);
+            if identity.is_user_assigned() {
+                Error::NotFound(e)
+            } else {
+                Error::Unavailable(format!(
+                    "{what} has no identity to give: {e}; assign a system-assigned identity to this resource, or name a user-assigned one"
+                ))
+            }
+        }
+        401 => Error::Unauthorized(service_error(response, None)),
+        403 => {
+            let e = service_error(response, None);
+            // Docker Desktop answers 403 "... unreachable network" on
+            // 169.254.169.254: not an identity endpoint at all
+            // (azure-sdk-for-go#21417).
+            if e.message.to_ascii_lowercase().contains("unreachable") {
+                Error::Unavailable(format!("{what} is not a managed-identity endpoint: {e}"))
+            } else {
+                Error::Forbidden(e)
+            }
+        }
+        _ => Error::Service(service_error(response, None)),
     }
 }
 

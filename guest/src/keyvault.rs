@@ -47,6 +47,7 @@ pub(crate) fn secret_request(
             ("accept", "application/json".to_owned()),
             ("authorization", format!("Bearer {token}")),
         ],
+        body: None,
         timeouts: TIMEOUTS,
         max_response_bytes: MAX_SECRET_RESPONSE,
     }

@@ -15,6 +15,7 @@ pub(crate) struct Expect {
     pub(crate) url: String,
     pub(crate) query: Vec<(String, String)>,
     pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Option<String>,
     pub(crate) reply: Reply,
 }
 
@@ -25,7 +26,16 @@ impl Expect {
             url: url.into(),
             query: Vec::new(),
             headers: Vec::new(),
+            body: None,
             reply: Ok((200, Vec::new(), String::new())),
+        }
+    }
+
+    pub(crate) fn post(url: &str, body: &str) -> Expect {
+        Expect {
+            method: Method::Post,
+            body: Some(body.into()),
+            ..Expect::get(url)
         }
     }
 
@@ -49,6 +59,20 @@ impl Expect {
             vec![("content-type".into(), content_type.into())],
             body.into(),
         ));
+        self
+    }
+
+    pub(crate) fn reply_headers(
+        mut self,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Expect {
+        let headers = headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        self.reply = Ok((status, headers, body.into()));
         self
     }
 
@@ -130,6 +154,11 @@ impl Transport for FakeTransport {
                 "header {name} of {request:?}"
             );
         }
+        let sent_body = request
+            .body
+            .as_ref()
+            .map(|b| String::from_utf8_lossy(b).into_owned());
+        assert_eq!(sent_body, expect.body, "body of {request:?}");
         let (status, headers, body) = expect.reply?;
         Ok(Response {
             status,

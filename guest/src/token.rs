@@ -1,12 +1,14 @@
 //! Token responses of managed-identity endpoints, parsed tolerantly: IMDS
 //! sends numbers as strings, App Service sends `expires_on` but no
-//! `expires_in`, emulators send integers (reference managed-identity.md §9).
+//! `expires_in`, App Service 2017 sends dates, emulators send integers
+//! (reference managed-identity.md §9; the forms are in `expiry`).
 
 use std::fmt;
 
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::expiry::{seconds, timestamp};
 
 /// Tokens living at least this long are refreshed at half-life, as in every
 /// Azure SDK (reference managed-identity.md §11).
@@ -68,7 +70,7 @@ pub(crate) fn parse_token_response(
     // azure-identity; test vector "expires_in 0, expires_on 42 ⇒ 42").
     let expires_on = match (fields.get("expires_on"), fields.get("expires_in")) {
         (Some(on), _) if !on.is_null() => {
-            seconds(on).map_err(|e| invalid(&format!("expires_on {e}")))?
+            timestamp(on).map_err(|e| invalid(&format!("expires_on {e}")))?
         }
         (_, Some(inn)) if !inn.is_null() => {
             let lifetime = seconds(inn).map_err(|e| invalid(&format!("expires_in {e}")))?;
@@ -105,22 +107,6 @@ pub(crate) fn parse_token_response(
         expires_on,
         refresh_at,
     })
-}
-
-/// A non-negative number of seconds given as a JSON integer or a string of
-/// digits. The error describes the value's shape, never the value.
-pub(crate) fn seconds(value: &Value) -> Result<u64, &'static str> {
-    match value {
-        Value::Number(n) => n.as_u64().ok_or("is not a non-negative integer"),
-        Value::String(s) => {
-            let s = s.trim();
-            if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
-                return Err("is a string but not an integer");
-            }
-            s.parse().map_err(|_| "is out of range")
-        }
-        _ => Err("is neither an integer nor a string of digits"),
-    }
 }
 
 #[cfg(test)]

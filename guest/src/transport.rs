@@ -10,6 +10,7 @@ use crate::url::Scheme;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Method {
     Get,
+    Post,
 }
 
 /// Per-request deadlines, handed to the host as wasi:http request options.
@@ -30,6 +31,8 @@ pub(crate) struct Request {
     pub(crate) path_and_query: String,
     /// Header values may be credentials; `Debug` prints names only.
     pub(crate) headers: Vec<(&'static str, String)>,
+    /// Sent only for POST (Cloud Shell's form); GETs never open a body.
+    pub(crate) body: Option<Vec<u8>>,
     pub(crate) timeouts: Timeouts,
     /// Bodies longer than this are refused, not truncated.
     pub(crate) max_response_bytes: usize,

@@ -33,7 +33,7 @@ pub(crate) struct Url {
     pub(crate) host: String,
     /// Only when given explicitly and different from the scheme's default.
     pub(crate) port: Option<u16>,
-    /// Empty, or starting with `/`, without a trailing `/`.
+    /// As given: empty, or starting with `/`.
     pub(crate) path: String,
 }
 
@@ -72,8 +72,22 @@ impl Url {
             scheme,
             host,
             port,
-            path: path.trim_end_matches('/').to_owned(),
+            path: path.to_owned(),
         })
+    }
+
+    /// The path to append a fixed path to: without a trailing `/`.
+    pub(crate) fn base_path(&self) -> &str {
+        self.path.trim_end_matches('/')
+    }
+
+    /// The path to request: `/` when the URL has none.
+    pub(crate) fn request_path(&self) -> &str {
+        if self.path.is_empty() {
+            "/"
+        } else {
+            &self.path
+        }
     }
 
     /// `host[:port]`, as wasi:http's `set-authority` takes it.
@@ -188,7 +202,8 @@ mod tests {
         );
         let u = Url::parse("HTTP://LocalHost:8080/prefix/").unwrap();
         assert_eq!(u.authority(), "localhost:8080");
-        assert_eq!(u.path, "/prefix");
+        assert_eq!((u.base_path(), u.request_path()), ("/prefix", "/prefix/"));
+        assert_eq!(Url::parse("http://h").unwrap().request_path(), "/");
         let u = Url::parse("https://myvault.vault.azure.net:443/").unwrap();
         assert_eq!(u.port, None, "the default port is normalised away");
         let u = Url::parse("http://[::1]:9000").unwrap();

@@ -4,8 +4,8 @@
 
 use wasi::http::outgoing_handler;
 use wasi::http::types::{
-    ErrorCode, Fields, IncomingBody, Method as WasiMethod, OutgoingRequest, RequestOptions,
-    Scheme as WasiScheme,
+    ErrorCode, Fields, IncomingBody, Method as WasiMethod, OutgoingBody, OutgoingRequest,
+    RequestOptions, Scheme as WasiScheme,
 };
 use wasi::io::streams::StreamError;
 
@@ -30,6 +30,7 @@ impl Transport for WasiHttp {
         let outgoing = OutgoingRequest::new(headers);
         let method = match request.method {
             Method::Get => WasiMethod::Get,
+            Method::Post => WasiMethod::Post,
         };
         outgoing
             .set_method(&method)
@@ -56,8 +57,16 @@ impl Transport for WasiHttp {
         let _ = options.set_first_byte_timeout(Some(nanos(request.timeouts.first_byte)));
         let _ = options.set_between_bytes_timeout(Some(nanos(request.timeouts.between_bytes)));
 
-        // GETs only: the outgoing body is never opened.
+        // A GET never opens its body: writing even an empty one races the
+        // host's sender (reference wasmtime-48.md §2).
+        let body = match &request.body {
+            Some(bytes) => Some((outgoing.body().map_err(|()| invalid("body"))?, bytes)),
+            None => None,
+        };
         let pending = outgoing_handler::handle(outgoing, Some(options)).map_err(map_error_code)?;
+        if let Some((body, bytes)) = body {
+            write_body(body, bytes)?;
+        }
 
         let response = loop {
             match pending.get() {
@@ -89,6 +98,21 @@ impl Transport for WasiHttp {
             body,
         })
     }
+}
+
+fn write_body(body: OutgoingBody, bytes: &[u8]) -> Result<(), TransportError> {
+    {
+        let stream = body
+            .write()
+            .map_err(|()| TransportError::Other("the request body is not writable".into()))?;
+        // blocking-write-and-flush takes at most 4096 bytes at a time.
+        for chunk in bytes.chunks(4096) {
+            stream
+                .blocking_write_and_flush(chunk)
+                .map_err(|_| TransportError::Other("writing the request body failed".into()))?;
+        }
+    }
+    OutgoingBody::finish(body, None).map_err(map_error_code)
 }
 
 /// Reads the whole body, refusing more than `limit` bytes instead of

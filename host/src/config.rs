@@ -1,30 +1,68 @@
-//! What a `Credential` may do: its egress policy, the environment its
-//! component sees, TLS roots, name resolution and limits. Built once with
-//! `Config::builder()`, validated as a whole, then immutable.
+//! What a `Credential` may do: which identity source it uses and the one
+//! endpoint that source may reach, the vaults it may read, the environment
+//! and the single directory its component sees, TLS roots, name resolution
+//! and limits. Built once with `Config::builder()`, validated as a whole,
+//! then immutable.
+
+mod endpoints;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use azmi_sources::{
+    AZMI_IDENTITY_SOURCE, AZURE_POD_IDENTITY_AUTHORITY_HOST, DetectError, SECRET_VARIABLES, Source,
+};
 use rustls::pki_types::CertificateDer;
 
 use crate::Error;
 use crate::egress::connect::Connector;
 use crate::egress::{Resolve, SystemResolver};
 use crate::limits::{CallLimits, RequestLimits};
-use crate::policy::{self, ConnectTo, EgressPolicy, EndpointRule, IMDS_TOKEN_PATH, Scheme};
+use crate::policy::{self, ConnectTo, EgressPolicy, Scheme};
 
 /// The IMDS base URL used when none is configured.
-pub const DEFAULT_IMDS_ENDPOINT: &str = "http://169.254.169.254";
+pub const DEFAULT_IMDS_ENDPOINT: &str = azmi_sources::IMDS_DEFAULT_BASE;
 
 /// The environment variable the Azure SDKs (and azmi's component) read as
 /// the IMDS base URL.
-pub const IMDS_ENDPOINT_VAR: &str = "AZURE_POD_IDENTITY_AUTHORITY_HOST";
+pub const IMDS_ENDPOINT_VAR: &str = AZURE_POD_IDENTITY_AUTHORITY_HOST;
 
-/// The only variables a component may be given: the identity variables it
-/// understands. Nothing else from the host's environment reaches it.
-pub const GUEST_ENV_ALLOW_LIST: &[&str] = &[IMDS_ENDPOINT_VAR];
+/// The identity variables a configuration takes from the environment (and
+/// the only variables a component can ever be given, with azmi's own
+/// `AZMI_IDENTITY_SOURCE`). Nothing else from the host's environment
+/// reaches a component.
+pub const IDENTITY_VARIABLES: &[&str] = &[
+    azmi_sources::IDENTITY_ENDPOINT,
+    azmi_sources::IDENTITY_HEADER,
+    azmi_sources::IDENTITY_SERVER_THUMBPRINT,
+    azmi_sources::IMDS_ENDPOINT,
+    azmi_sources::MSI_ENDPOINT,
+    azmi_sources::MSI_SECRET,
+    azmi_sources::DEFAULT_IDENTITY_CLIENT_ID,
+    AZURE_POD_IDENTITY_AUTHORITY_HOST,
+];
+
+/// Where the Arc agent keeps its key files on a Linux host, and the path at
+/// which the component sees them.
+pub const ARC_TOKEN_DIR: &str = azmi_sources::ARC_TOKEN_DIR;
+
+/// Whether the Azure Connected Machine agent is installed here (its
+/// `himds` binary exists), which makes this an Arc server even when the
+/// agent's variables are missing from this process's environment.
+pub fn arc_agent_installed() -> bool {
+    #[cfg(windows)]
+    let binary = std::env::var_os("ProgramFiles").map(|p| {
+        PathBuf::from(p)
+            .join("AzureConnectedMachineAgent")
+            .join("himds.exe")
+    });
+    #[cfg(not(windows))]
+    let binary = Some(PathBuf::from(azmi_sources::ARC_AGENT_BINARY));
+    binary.is_some_and(|b| b.is_file())
+}
 
 /// Key Vault DNS suffixes; a vault host is `<name>.<suffix>`.
 const VAULT_SUFFIXES: &[&str] = &[
@@ -40,18 +78,23 @@ pub struct Config {
     pub(crate) policy: Arc<EgressPolicy>,
     pub(crate) connector: Arc<Connector>,
     pub(crate) guest_env: Arc<BTreeMap<String, String>>,
+    /// The host directory granted read-only at `ARC_TOKEN_DIR`, for Arc.
+    pub(crate) arc_token_dir: Option<PathBuf>,
+    pub(crate) source: Source,
     pub(crate) limits: CallLimits,
 }
 
 impl Config {
     /// Starts a configuration. Its defaults deny as much as they can:
     ///
-    /// * identity endpoint: IMDS at `http://169.254.169.254`, token path only;
+    /// * identity variables: none, so the source is IMDS at
+    ///   `http://169.254.169.254`, token path only;
     /// * vaults: none;
     /// * `connect-to` pins: none;
     /// * trust roots: the Mozilla roots built in (webpki-roots), no others;
-    /// * component environment: empty but for the IMDS base URL when it is
-    ///   not the default;
+    /// * component environment: the chosen source's variables and its name,
+    ///   nothing else;
+    /// * files: none; for Arc, the token directory read-only;
     /// * name resolution: the system resolver;
     /// * limits: `CallLimits::default()` and `RequestLimits::default()`.
     pub fn builder() -> ConfigBuilder {
@@ -62,15 +105,26 @@ impl Config {
     pub fn describe_policy(&self) -> String {
         self.policy.describe()
     }
+
+    /// The managed-identity source this configuration uses.
+    pub fn source(&self) -> Source {
+        self.source
+    }
+
+    /// The names of the variables the component is given.
+    pub fn guest_variables(&self) -> Vec<&str> {
+        self.guest_env.keys().map(String::as_str).collect()
+    }
 }
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Environment values may be credentials (identity headers): names only.
-        let env: Vec<&String> = self.guest_env.keys().collect();
         f.debug_struct("Config")
+            .field("source", &self.source)
             .field("policy", &self.policy)
-            .field("guest_env", &env)
+            .field("guest_env", &self.guest_variables())
+            .field("arc_token_dir", &self.arc_token_dir)
             .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
@@ -78,7 +132,11 @@ impl fmt::Debug for Config {
 
 /// Builds a `Config`; see `Config::builder` for the defaults.
 pub struct ConfigBuilder {
+    identity_env: BTreeMap<String, String>,
     imds_endpoint: Option<String>,
+    source: Option<Source>,
+    arc_agent_present: bool,
+    arc_token_dir: PathBuf,
     vaults: Vec<String>,
     connect_to: Vec<ConnectTo>,
     extra_roots: Vec<CertificateDer<'static>>,
@@ -91,7 +149,11 @@ pub struct ConfigBuilder {
 impl Default for ConfigBuilder {
     fn default() -> ConfigBuilder {
         ConfigBuilder {
+            identity_env: BTreeMap::new(),
             imds_endpoint: None,
+            source: None,
+            arc_agent_present: false,
+            arc_token_dir: PathBuf::from(ARC_TOKEN_DIR),
             vaults: Vec::new(),
             connect_to: Vec::new(),
             extra_roots: Vec::new(),
@@ -104,11 +166,56 @@ impl Default for ConfigBuilder {
 }
 
 impl ConfigBuilder {
-    /// The IMDS base URL, such as `http://127.0.0.1:8080` for an emulator.
-    /// The component is told it (`AZURE_POD_IDENTITY_AUTHORITY_HOST`) and
-    /// may call its token path, and nothing else on that host.
+    /// An identity variable (`IDENTITY_ENDPOINT`, `MSI_SECRET`, …; see
+    /// `IDENTITY_VARIABLES`), as the platform set it. The source is
+    /// detected from these; the chosen source's variables are passed to
+    /// the component, the others are not.
+    pub fn identity_variable(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> ConfigBuilder {
+        self.identity_env.insert(name.into(), value.into());
+        self
+    }
+
+    /// Every identity variable set in this process's environment.
+    pub fn identity_variables_from_env(mut self) -> ConfigBuilder {
+        for name in IDENTITY_VARIABLES {
+            if let Ok(value) = std::env::var(name) {
+                self.identity_env.insert((*name).to_owned(), value);
+            }
+        }
+        self
+    }
+
+    /// The IMDS base URL, such as `http://127.0.0.1:8080` for an emulator
+    /// (it beats `AZURE_POD_IDENTITY_AUTHORITY_HOST`). With IMDS as the
+    /// source, the component is told it and may call its token path, and
+    /// nothing else on that host.
     pub fn imds_endpoint(mut self, base_url: impl Into<String>) -> ConfigBuilder {
         self.imds_endpoint = Some(base_url.into());
+        self
+    }
+
+    /// Uses `source` instead of detecting one; its variables must be set.
+    pub fn source(mut self, source: Source) -> ConfigBuilder {
+        self.source = Some(source);
+        self
+    }
+
+    /// Whether the Arc agent is installed (see `arc_agent_installed`): with
+    /// no identity variables set, that makes the source Arc.
+    pub fn arc_agent_present(mut self, present: bool) -> ConfigBuilder {
+        self.arc_agent_present = present;
+        self
+    }
+
+    /// The host directory holding the Arc agent's key files (default
+    /// `/var/opt/azcmagent/tokens`). With Arc as the source it is the one
+    /// directory the component sees, read-only, at `ARC_TOKEN_DIR`.
+    pub fn arc_token_dir(mut self, dir: impl Into<PathBuf>) -> ConfigBuilder {
+        self.arc_token_dir = dir.into();
         self
     }
 
@@ -143,10 +250,10 @@ impl ConfigBuilder {
         Ok(self)
     }
 
-    /// Sets a variable in the component's environment. Only names in
-    /// `GUEST_ENV_ALLOW_LIST` are accepted (checked by `build`). Values set
-    /// here win over the ones derived from the rest of the configuration;
-    /// the egress policy does not follow them.
+    /// Sets a variable in the component's environment directly, bypassing
+    /// detection: only names in `IDENTITY_VARIABLES` are accepted (checked
+    /// by `build`). The egress policy does not follow these values, which is
+    /// what tests of the policy need.
     pub fn guest_env(mut self, name: impl Into<String>, value: impl Into<String>) -> ConfigBuilder {
         self.guest_env.push((name.into(), value.into()));
         self
@@ -179,10 +286,16 @@ impl ConfigBuilder {
     /// Validates everything and builds the configuration.
     ///
     /// # Errors
-    /// `Error::Config` naming the first invalid value and how to fix it.
+    /// `Error::Config` naming the first invalid value and how to fix it;
+    /// `Error::Unavailable` when the identity variables name no usable
+    /// source.
     pub fn build(self) -> Result<Config, Error> {
         let ConfigBuilder {
+            mut identity_env,
             imds_endpoint,
+            source,
+            arc_agent_present,
+            arc_token_dir,
             vaults,
             connect_to,
             extra_roots,
@@ -191,33 +304,53 @@ impl ConfigBuilder {
             call,
             request,
         } = self;
-        let mut env = BTreeMap::new();
-
-        let imds_raw = imds_endpoint.as_deref().unwrap_or(DEFAULT_IMDS_ENDPOINT);
-        let (imds_rule, imds_base) = parse_imds_endpoint(imds_raw)?;
-        if imds_base != DEFAULT_IMDS_ENDPOINT {
-            env.insert(IMDS_ENDPOINT_VAR.to_owned(), imds_base);
+        for name in identity_env.keys().chain(guest_env.iter().map(|(n, _)| n)) {
+            if !IDENTITY_VARIABLES.contains(&name.as_str()) {
+                return Err(Error::Config(format!(
+                    "`{name}` is not an identity variable; the component may be given only {}",
+                    IDENTITY_VARIABLES.join(", ")
+                )));
+            }
         }
+        if let Some(endpoint) = imds_endpoint {
+            identity_env.insert(IMDS_ENDPOINT_VAR.to_owned(), endpoint);
+        }
+        let lookup = |name: &str| identity_env.get(name).cloned();
+        let source =
+            azmi_sources::resolve(source, &lookup, arc_agent_present).map_err(|e| match e {
+                DetectError::IdentityEndpointAlone => Error::Unavailable(e.to_string()),
+                other => Error::Config(other.to_string()),
+            })?;
+        let (rule, imds_base) = endpoints::endpoint_rule(source, &identity_env)?;
+
+        // The component sees the chosen source's variables, and the choice.
+        let mut env: BTreeMap<String, String> = source
+            .variables()
+            .iter()
+            .filter(|name| **name != IMDS_ENDPOINT_VAR)
+            .filter_map(|name| {
+                identity_env
+                    .get(*name)
+                    .map(|v| ((*name).to_owned(), v.clone()))
+            })
+            .collect();
+        if let Some(base) = imds_base {
+            env.insert(IMDS_ENDPOINT_VAR.to_owned(), base);
+        }
+        env.insert(AZMI_IDENTITY_SOURCE.to_owned(), source.name().to_owned());
+        env.extend(guest_env);
+
         let vaults = vaults
             .iter()
             .map(|v| parse_vault(v))
             .collect::<Result<Vec<_>, _>>()?;
-        for (name, value) in guest_env {
-            if !GUEST_ENV_ALLOW_LIST.contains(&name.as_str()) {
-                return Err(Error::Config(format!(
-                    "`{name}` may not be passed to the component; allowed variables: {}",
-                    GUEST_ENV_ALLOW_LIST.join(", ")
-                )));
-            }
-            env.insert(name, value);
-        }
         if call.timeout.is_zero() || call.cpu.is_zero() {
             return Err(Error::Config(
                 "the call timeout and CPU limit must be greater than zero".into(),
             ));
         }
         let policy = EgressPolicy {
-            identity_endpoints: vec![imds_rule],
+            identity_endpoints: vec![rule],
             vaults,
             connect_to,
         };
@@ -226,59 +359,20 @@ impl ConfigBuilder {
             tls: crate::tls::client_config(&extra_roots)?,
             limits: request,
         };
+        tracing::debug!(
+            target: "azmi::config",
+            "identity source {source}; component environment: {}",
+            env.keys().map(|k| if SECRET_VARIABLES.contains(&k.as_str()) { format!("{k} (secret)") } else { k.clone() }).collect::<Vec<_>>().join(", ")
+        );
         Ok(Config {
             policy: Arc::new(policy),
             connector: Arc::new(connector),
             guest_env: Arc::new(env),
+            arc_token_dir: (source == Source::Arc).then_some(arc_token_dir),
+            source,
             limits: call,
         })
     }
-}
-
-/// Parses an IMDS base URL into its policy rule and the normalised base
-/// handed to the component.
-fn parse_imds_endpoint(raw: &str) -> Result<(EndpointRule, String), Error> {
-    let invalid = |why: &str| {
-        Error::Config(format!(
-            "the IMDS endpoint `{raw}` {why}; give a base URL such as http://169.254.169.254 or http://127.0.0.1:8080"
-        ))
-    };
-    let uri: http::Uri = raw.trim().parse().map_err(|_| invalid("is not a URL"))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some(_) => {
-            return Err(invalid(
-                "is not http (IMDS is plain http on a local address)",
-            ));
-        }
-        None => return Err(invalid("has no scheme")),
-    }
-    if uri.query().is_some() {
-        return Err(invalid("has a query string"));
-    }
-    let authority = uri.authority().ok_or_else(|| invalid("has no host"))?;
-    let (host, port) =
-        policy::split_authority(authority.as_str(), Scheme::Http).map_err(|why| invalid(&why))?;
-    if let Some(ip) = policy::ip_literal(&host)
-        && !EgressPolicy::address_allowed(policy::DestinationKind::IdentityEndpoint, ip)
-    {
-        return Err(invalid(
-            "is not a loopback or link-local address; an identity endpoint is served by this machine (or IMDS at 169.254.169.254), and tokens are never sent in the clear across a network",
-        ));
-    }
-    let base_path = uri.path().trim_end_matches('/');
-    let base = if port == 80 {
-        format!("http://{host}{base_path}")
-    } else {
-        format!("http://{host}:{port}{base_path}")
-    };
-    let rule = EndpointRule {
-        scheme: Scheme::Http,
-        host,
-        port,
-        path: format!("{base_path}{IMDS_TOKEN_PATH}"),
-    };
-    Ok((rule, base))
 }
 
 /// Parses an allowed vault URL (or bare host) into its host name.

@@ -83,7 +83,7 @@ impl Credential {
         &self,
         invoke: impl AsyncFnOnce(&CredentialProvider, &mut Store<State>) -> CallResult<T>,
     ) -> Result<T, Error> {
-        let mut store = self.runtime.store(&self.config);
+        let mut store = self.runtime.store(&self.config)?;
         let pre = self.runtime.pre().clone();
         let call = async {
             let instance = pre.instantiate_async(&mut store).await?;

@@ -47,8 +47,10 @@ mod sandbox;
 mod tls;
 mod types;
 
+pub use azmi_sources::Source;
 pub use config::{
-    Config, ConfigBuilder, DEFAULT_IMDS_ENDPOINT, GUEST_ENV_ALLOW_LIST, IMDS_ENDPOINT_VAR,
+    ARC_TOKEN_DIR, Config, ConfigBuilder, DEFAULT_IMDS_ENDPOINT, IDENTITY_VARIABLES,
+    IMDS_ENDPOINT_VAR, arc_agent_installed,
 };
 pub use credential::Credential;
 pub use egress::{Resolve, ResolveFuture, StaticResolver, SystemResolver};

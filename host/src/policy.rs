@@ -50,25 +50,46 @@ impl Scheme {
     }
 }
 
-/// One allowed identity endpoint: exactly this scheme, host, port and path.
+/// A SHA-1 certificate thumbprint, for Service Fabric's self-signed
+/// endpoint.
+pub(crate) type Thumbprint = [u8; 20];
+
+/// How an https connection is authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TlsTrust {
+    /// The certificate chains to a trusted root and names the host.
+    WebPki,
+    /// The leaf certificate has exactly this SHA-1 thumbprint.
+    Pinned(Thumbprint),
+}
+
+/// One allowed identity endpoint: exactly this method, scheme, host, port
+/// and path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct EndpointRule {
+    pub(crate) method: http::Method,
     pub(crate) scheme: Scheme,
     pub(crate) host: String,
     pub(crate) port: u16,
     pub(crate) path: String,
+    pub(crate) trust: TlsTrust,
 }
 
 impl fmt::Display for EndpointRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}://{}:{}{}",
-            self.scheme.as_str(),
-            self.host,
-            self.port,
-            self.path
-        )
+        let EndpointRule {
+            method,
+            scheme,
+            host,
+            port,
+            path,
+            trust,
+        } = self;
+        write!(f, "{method} {}://{host}:{port}{path}", scheme.as_str())?;
+        if let TlsTrust::Pinned(_) = trust {
+            f.write_str(" (certificate pinned by thumbprint)")?;
+        }
+        Ok(())
     }
 }
 
@@ -146,6 +167,8 @@ pub(crate) struct Destination {
     pub(crate) port: u16,
     /// Set when an operator pinned this host:port with `connect-to`.
     pub(crate) pinned: Option<(String, u16)>,
+    /// How TLS is authenticated, for https.
+    pub(crate) trust: TlsTrust,
 }
 
 impl fmt::Display for Destination {
@@ -164,9 +187,13 @@ pub(crate) struct EgressPolicy {
 }
 
 impl EgressPolicy {
-    /// Decides on a request URI. Only the URI is looked at: nothing is
-    /// resolved or connected here.
-    pub(crate) fn check(&self, uri: &http::Uri) -> Result<Destination, String> {
+    /// Decides on a request's method and URI. Only those are looked at:
+    /// nothing is resolved or connected here.
+    pub(crate) fn check(
+        &self,
+        method: &http::Method,
+        uri: &http::Uri,
+    ) -> Result<Destination, String> {
         let EgressPolicy {
             identity_endpoints,
             vaults,
@@ -180,19 +207,24 @@ impl EgressPolicy {
         let authority = uri.authority().ok_or("the request has no host")?.as_str();
         let (host, port) = split_authority(authority, scheme)?;
         let path = uri.path();
-        let shown = format!("{}://{host}:{port}{path}", scheme.as_str());
+        let shown = format!("{method} {}://{host}:{port}{path}", scheme.as_str());
 
-        let kind = if identity_endpoints
-            .iter()
-            .any(|r| r.scheme == scheme && r.host == host && r.port == port && r.path == path)
-        {
-            DestinationKind::IdentityEndpoint
-        } else if scheme == Scheme::Https
+        let endpoint = identity_endpoints.iter().find(|r| {
+            r.method == method
+                && r.scheme == scheme
+                && r.host == host
+                && r.port == port
+                && r.path == path
+        });
+        let (kind, trust) = if let Some(rule) = endpoint {
+            (DestinationKind::IdentityEndpoint, rule.trust)
+        } else if method == http::Method::GET
+            && scheme == Scheme::Https
             && port == 443
             && vaults.contains(&host)
             && path.starts_with("/secrets/")
         {
-            DestinationKind::Vault
+            (DestinationKind::Vault, TlsTrust::WebPki)
         } else {
             return Err(format!(
                 "{shown} is not on the egress allow-list ({})",
@@ -209,6 +241,7 @@ impl EgressPolicy {
             host,
             port,
             pinned,
+            trust,
         })
     }
 
@@ -230,7 +263,7 @@ impl EgressPolicy {
         allowed.extend(
             self.vaults
                 .iter()
-                .map(|v| format!("vault https://{v}:443/secrets/")),
+                .map(|v| format!("vault GET https://{v}:443/secrets/")),
         );
         if allowed.is_empty() {
             "nothing is allowed".into()

@@ -121,13 +121,13 @@ impl Runtime {
     }
 
     /// A fresh store for one call, with its limits armed.
-    pub(crate) fn store(&self, config: &Config) -> Store<State> {
-        let mut store = Store::new(&self.inner.engine, State::new(config));
+    pub(crate) fn store(&self, config: &Config) -> Result<Store<State>, Error> {
+        let mut store = Store::new(&self.inner.engine, State::new(config)?);
         store.limiter(|state| &mut state.limiter);
         let ticks = (config.limits.cpu.as_millis() / EPOCH_TICK.as_millis()).max(1);
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
         store.epoch_deadline_trap();
-        store
+        Ok(store)
     }
 }
 

@@ -3,13 +3,15 @@
 //! component needs (no wasi:sockets at all), and the memory limiter.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use wasmtime::component::{HasData, Linker, ResourceTable};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::config::Config;
+use crate::Error;
+use crate::config::{ARC_TOKEN_DIR, Config};
 use crate::egress::{DenialLog, EgressHooks};
 
 /// Bytes of the component's stderr kept for diagnostics (`-v`).
@@ -27,11 +29,15 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub(crate) fn new(config: &Config) -> State {
+    pub(crate) fn new(config: &Config) -> Result<State, Error> {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         let denials = DenialLog::default();
-        State {
-            wasi: wasi_ctx(&config.guest_env, stderr.clone()),
+        Ok(State {
+            wasi: wasi_ctx(
+                &config.guest_env,
+                config.arc_token_dir.as_deref(),
+                stderr.clone(),
+            )?,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             hooks: EgressHooks {
@@ -45,22 +51,29 @@ impl State {
             },
             stderr,
             denials,
-        }
+        })
     }
 }
 
 /// The component's WASI context. Every capability is off unless listed:
 ///
-/// * environment: exactly `env`, which `Config` restricts to the identity
-///   variables of `GUEST_ENV_ALLOW_LIST`; nothing is inherited;
+/// * environment: exactly `env`, which `Config` restricts to the chosen
+///   identity source's variables and its name; nothing is inherited;
 /// * arguments: none; stdin: closed; stdout: discarded; stderr: kept in a
 ///   4 KiB buffer, only ever shown with `-v`;
-/// * filesystem: no preopened directory, so no file is reachable;
+/// * filesystem: nothing, except for Azure Arc the agent's token directory
+///   `arc_token_dir`, read-only, at the path the agent names
+///   (`/var/opt/azcmagent/tokens`); wasmtime confines every path, symbolic
+///   links included, to a preopened directory;
 /// * sockets: TCP, UDP and name lookup off (and not linked at all, see
 ///   `linker`); HTTP goes through the egress hooks only;
 /// * clocks: the real ones (token expiry needs wall-clock time);
 /// * random: not linked.
-pub(crate) fn wasi_ctx(env: &BTreeMap<String, String>, stderr: MemoryOutputPipe) -> WasiCtx {
+pub(crate) fn wasi_ctx(
+    env: &BTreeMap<String, String>,
+    arc_token_dir: Option<&Path>,
+    stderr: MemoryOutputPipe,
+) -> Result<WasiCtx, Error> {
     let mut builder = WasiCtxBuilder::new();
     for (name, value) in env {
         builder.env(name, value);
@@ -70,7 +83,15 @@ pub(crate) fn wasi_ctx(env: &BTreeMap<String, String>, stderr: MemoryOutputPipe)
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false);
-    builder.build()
+    if let Some(dir) = arc_token_dir {
+        builder.preopened_dir(dir, ARC_TOKEN_DIR, FsPerms::ReadOnly).map_err(|e| {
+            Error::Config(format!(
+                "cannot grant the Arc token directory {}: {e:#}; run as root or as a member of the himds group, or point --arc-token-dir at the agent's directory",
+                dir.display()
+            ))
+        })?;
+    }
+    Ok(builder.build())
 }
 
 impl WasiView for State {

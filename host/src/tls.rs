@@ -9,6 +9,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
 use crate::Error;
+use crate::policy::Thumbprint;
 
 /// Parses every certificate in a PEM bundle. `source` names it in errors.
 pub(crate) fn parse_pem_certificates(
@@ -51,4 +52,146 @@ pub(crate) fn client_config(
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// A client configuration that trusts exactly one certificate, by the SHA-1
+/// thumbprint of its DER encoding, whatever it chains to or names: Service
+/// Fabric's managed-identity endpoint has a self-signed certificate that
+/// the cluster announces that way (`IDENTITY_SERVER_THUMBPRINT`). The
+/// handshake signature is still verified, so the server must hold the
+/// certificate's key.
+pub(crate) fn pinned_client_config(
+    thumbprint: Thumbprint,
+) -> Result<Arc<rustls::ClientConfig>, Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Arc::new(ThumbprintVerifier {
+        thumbprint,
+        provider: provider.clone(),
+    });
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Config(format!("TLS setup failed: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Parses a thumbprint as the Azure SDKs do: spaces, tabs, line breaks and
+/// colons removed, then exactly 40 hexadecimal digits in either case.
+pub(crate) fn parse_thumbprint(raw: &str) -> Result<Thumbprint, String> {
+    let hex: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != ':')
+        .collect();
+    if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "`{raw}` is not a SHA-1 thumbprint (40 hexadecimal digits, optionally separated by spaces or colons)"
+        ));
+    }
+    let mut out = [0u8; 20];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
+    }
+    Ok(out)
+}
+
+/// SHA-1 of a certificate's DER, as thumbprints are computed.
+pub(crate) fn thumbprint_of(der: &[u8]) -> Thumbprint {
+    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, der);
+    let mut out = [0u8; 20];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+#[derive(Debug)]
+struct ThumbprintVerifier {
+    thumbprint: Thumbprint,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for ThumbprintVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let actual = thumbprint_of(end_entity);
+        // Constant time, as MSAL compares it.
+        let differs = actual
+            .iter()
+            .zip(self.thumbprint.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        if differs == 0 {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thumbprints_normalise_like_the_sdks() {
+        let expected = parse_thumbprint("0123456789abcdef0123456789abcdef01234567").unwrap();
+        for spelling in [
+            "0123456789ABCDEF0123456789ABCDEF01234567",
+            "01 23 45 67 89 ab cd ef 01 23 45 67 89 ab cd ef 01 23 45 67",
+            "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67",
+            " 0123456789abcdef0123456789abcdef01234567\n",
+        ] {
+            assert_eq!(parse_thumbprint(spelling).unwrap(), expected, "{spelling}");
+        }
+        for bad in [
+            "",
+            "0123",
+            "0123456789abcdef0123456789abcdef0123456",
+            "g123456789abcdef0123456789abcdef01234567",
+        ] {
+            assert!(parse_thumbprint(bad).is_err(), "{bad}");
+        }
+    }
 }

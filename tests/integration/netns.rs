@@ -110,33 +110,22 @@ test "$AZMI_IMDS" = "http://169.254.169.254:80"
 }
 
 #[tokio::test]
-async fn off_azure_the_default_imds_fails_fast_as_unavailable() {
-    // No 169.254.169.254 in this namespace: exactly what a laptop sees.
-    let script = r#"start=$(date +%s)
-if "$AZMI" token 2> "$TMP/err"; then echo "unexpected success"; exit 1; fi
+async fn off_azure_the_default_imds_is_unavailable_without_waiting() {
+    // No 169.254.169.254 in this namespace: what a laptop sees. The connect
+    // fails at once (unreachable), so the error is not a timeout.
+    let script = r#"if "$AZMI" token 2> "$TMP/err"; then echo "unexpected success"; exit 1; fi
 cat "$TMP/err"
-echo "seconds=$(( $(date +%s) - start ))"
 "#;
-    let Some(output) = in_netns(
-        "off_azure_the_default_imds_fails_fast_as_unavailable",
-        "127.0.0.1:0",
-        script,
-    )
-    .await
-    else {
+    let name = "off_azure_the_default_imds_is_unavailable_without_waiting";
+    let Some(output) = in_netns(name, "127.0.0.1:0", script).await else {
         return;
     };
     let text = stdout(&output);
     assert!(output.status.success(), "{text}{}", stderr(&output));
-    assert!(text.starts_with("azmi: unavailable: no managed-identity endpoint answered at http://169.254.169.254/metadata/identity/oauth2/token"), "{text}");
-    let seconds: u64 = text
-        .rsplit("seconds=")
-        .next()
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    assert!(seconds <= 5, "took {seconds} s");
+    assert!(
+        text.starts_with("azmi: unavailable: no managed-identity endpoint answered at http://169.254.169.254/metadata/identity/oauth2/token (the destination is unreachable)"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

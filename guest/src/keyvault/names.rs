@@ -37,7 +37,7 @@ impl Vault {
                 "names a port; Key Vault listens on 443 only (to reach an emulator, map the vault with azmi --connect-to)",
             ));
         }
-        if !url.path.is_empty() {
+        if !url.base_path().is_empty() {
             return Err(invalid(
                 "has a path; give only https://<vault-name>.vault.azure.net",
             ));

@@ -1,28 +1,208 @@
 use super::*;
+use azmi_sources::{
+    IDENTITY_ENDPOINT, IDENTITY_HEADER, IDENTITY_SERVER_THUMBPRINT, IMDS_ENDPOINT, MSI_ENDPOINT,
+    MSI_SECRET,
+};
+
+fn build(vars: &[(&str, &str)]) -> Result<Config, Error> {
+    vars.iter()
+        .fold(Config::builder(), |b, (n, v)| b.identity_variable(*n, *v))
+        .build()
+}
+
+fn rule(config: &Config) -> String {
+    config
+        .policy
+        .identity_endpoints
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
 
 #[test]
-fn imds_endpoints_must_be_local_http() {
-    let (rule, base) = parse_imds_endpoint("http://127.0.0.1:8080/").unwrap();
-    assert_eq!(
-        rule.to_string(),
-        "http://127.0.0.1:8080/metadata/identity/oauth2/token"
-    );
-    assert_eq!(base, "http://127.0.0.1:8080");
-    let (rule, base) = parse_imds_endpoint(DEFAULT_IMDS_ENDPOINT).unwrap();
-    assert_eq!((rule.port, base.as_str()), (80, DEFAULT_IMDS_ENDPOINT));
-    parse_imds_endpoint("http://localhost:9").unwrap();
-    for (bad, why) in [
-        ("https://127.0.0.1", "not http"),
-        ("127.0.0.1:80", "no scheme"),
-        ("http://8.8.8.8", "loopback or link-local"),
-        ("http://127.0.0.1:99999", "out of range"),
-        ("http://127.0.0.1/?x=1", "query"),
+fn each_source_allows_exactly_its_endpoint() {
+    for (vars, source, allowed) in [
+        (
+            vec![],
+            Source::Imds,
+            "GET http://169.254.169.254:80/metadata/identity/oauth2/token",
+        ),
+        (
+            vec![(AZURE_POD_IDENTITY_AUTHORITY_HOST, "http://127.0.0.1:8080/")],
+            Source::Imds,
+            "GET http://127.0.0.1:8080/metadata/identity/oauth2/token",
+        ),
+        (
+            vec![
+                (
+                    IDENTITY_ENDPOINT,
+                    "http://localhost:40342/metadata/identity/oauth2/token",
+                ),
+                (IMDS_ENDPOINT, "http://localhost:40342"),
+            ],
+            Source::Arc,
+            "GET http://localhost:40342/metadata/identity/oauth2/token",
+        ),
+        (
+            vec![
+                (IDENTITY_ENDPOINT, "http://127.0.0.1:41741/MSI/token/"),
+                (IDENTITY_HEADER, "h"),
+            ],
+            Source::AppService,
+            "GET http://127.0.0.1:41741/MSI/token/",
+        ),
+        (
+            vec![
+                (MSI_ENDPOINT, "http://127.0.0.1:8081/msi/token"),
+                (MSI_SECRET, "s"),
+            ],
+            Source::AppService2017,
+            "GET http://127.0.0.1:8081/msi/token",
+        ),
+        (
+            vec![(MSI_ENDPOINT, "http://localhost:50342/oauth2/token")],
+            Source::CloudShell,
+            "POST http://localhost:50342/oauth2/token",
+        ),
+        (
+            vec![
+                (
+                    IDENTITY_ENDPOINT,
+                    "https://127.0.0.1:2377/metadata/identity/oauth2/token",
+                ),
+                (IDENTITY_HEADER, "h"),
+                (
+                    IDENTITY_SERVER_THUMBPRINT,
+                    "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67",
+                ),
+            ],
+            Source::ServiceFabric,
+            "GET https://127.0.0.1:2377/metadata/identity/oauth2/token (certificate pinned by thumbprint)",
+        ),
     ] {
-        let Err(Error::Config(m)) = parse_imds_endpoint(bad) else {
-            panic!("{bad} accepted")
-        };
-        assert!(m.contains(why) && m.contains(bad), "{bad}: {m}");
+        let config = build(&vars).unwrap();
+        assert_eq!(config.source(), source, "{vars:?}");
+        assert_eq!(rule(&config), allowed, "{vars:?}");
+        assert_eq!(
+            config
+                .guest_env
+                .get(AZMI_IDENTITY_SOURCE)
+                .map(String::as_str),
+            Some(source.name())
+        );
+        assert_eq!(config.arc_token_dir.is_some(), source == Source::Arc);
     }
+}
+
+#[test]
+fn the_component_gets_only_its_sources_variables() {
+    let config = build(&[
+        (IDENTITY_ENDPOINT, "http://127.0.0.1:41741/MSI/token"),
+        (IDENTITY_HEADER, "h"),
+        (MSI_ENDPOINT, "http://127.0.0.1:8081/msi/token"),
+        (MSI_SECRET, "SECRET-2017"),
+        (AZURE_POD_IDENTITY_AUTHORITY_HOST, "http://127.0.0.1:9"),
+    ])
+    .unwrap();
+    assert_eq!(
+        config.guest_variables(),
+        [AZMI_IDENTITY_SOURCE, IDENTITY_ENDPOINT, IDENTITY_HEADER]
+    );
+    assert!(!format!("{config:?}").contains("SECRET-2017"));
+    assert!(
+        Config::builder().build().unwrap().guest_variables() == [AZMI_IDENTITY_SOURCE],
+        "the default IMDS needs no variable"
+    );
+}
+
+#[test]
+fn endpoints_must_be_local_and_well_formed() {
+    for (vars, why) in [
+        (
+            vec![(AZURE_POD_IDENTITY_AUTHORITY_HOST, "https://127.0.0.1")],
+            "is not http",
+        ),
+        (
+            vec![(AZURE_POD_IDENTITY_AUTHORITY_HOST, "127.0.0.1:80")],
+            "no scheme",
+        ),
+        (
+            vec![(AZURE_POD_IDENTITY_AUTHORITY_HOST, "http://8.8.8.8")],
+            "loopback or link-local",
+        ),
+        (
+            vec![(AZURE_POD_IDENTITY_AUTHORITY_HOST, "http://127.0.0.1:99999")],
+            "out of range",
+        ),
+        (
+            vec![(AZURE_POD_IDENTITY_AUTHORITY_HOST, "http://127.0.0.1/?x=1")],
+            "query",
+        ),
+        (
+            vec![
+                (IDENTITY_ENDPOINT, "http://203.0.113.9/token"),
+                (IDENTITY_HEADER, "h"),
+            ],
+            "IDENTITY_ENDPOINT=`http://203.0.113.9/token` is not a loopback",
+        ),
+        (
+            vec![
+                (IDENTITY_ENDPOINT, "http://127.0.0.1:2377/t"),
+                (IDENTITY_HEADER, "h"),
+                (IDENTITY_SERVER_THUMBPRINT, "0123"),
+            ],
+            "is not https",
+        ),
+        (
+            vec![
+                (IDENTITY_ENDPOINT, "https://127.0.0.1:2377/t"),
+                (IDENTITY_HEADER, "h"),
+                (IDENTITY_SERVER_THUMBPRINT, "0123"),
+            ],
+            "IDENTITY_SERVER_THUMBPRINT: `0123` is not a SHA-1 thumbprint",
+        ),
+    ] {
+        let Err(Error::Config(message)) = build(&vars) else {
+            panic!("{vars:?} accepted")
+        };
+        assert!(message.contains(why), "{vars:?}: {message}");
+    }
+}
+
+#[test]
+fn imds_endpoint_beats_the_variable() {
+    let config = Config::builder()
+        .identity_variable(AZURE_POD_IDENTITY_AUTHORITY_HOST, "http://127.0.0.1:1")
+        .imds_endpoint("http://127.0.0.1:9")
+        .build()
+        .unwrap();
+    assert_eq!(
+        config.guest_env.get(IMDS_ENDPOINT_VAR).map(String::as_str),
+        Some("http://127.0.0.1:9")
+    );
+}
+
+#[test]
+fn forcing_and_detection_failures_are_explained() {
+    let err = Config::builder()
+        .source(Source::AppService)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Config(ref m) if m.contains("needs IDENTITY_ENDPOINT")),
+        "{err:?}"
+    );
+    let err = build(&[(IDENTITY_ENDPOINT, "http://127.0.0.1:1/t")]).unwrap_err();
+    assert!(
+        matches!(err, Error::Unavailable(ref m) if m.contains("neither IDENTITY_HEADER")),
+        "{err:?}"
+    );
+    let config = Config::builder().arc_agent_present(true).build().unwrap();
+    assert_eq!(
+        rule(&config),
+        "GET http://localhost:40342/metadata/identity/oauth2/token"
+    );
 }
 
 #[test]
@@ -47,7 +227,7 @@ fn vaults_must_be_key_vault_hosts_on_443() {
 }
 
 #[test]
-fn guest_env_is_allow_listed() {
+fn only_identity_variables_are_accepted() {
     let err = Config::builder()
         .guest_env("PATH", "/bin")
         .build()
@@ -56,17 +236,9 @@ fn guest_env_is_allow_listed() {
         matches!(err, Error::Config(ref m) if m.contains("PATH") && m.contains(IMDS_ENDPOINT_VAR)),
         "{err:?}"
     );
-    let config = Config::builder()
-        .imds_endpoint("http://127.0.0.1:9")
+    let err = Config::builder()
+        .identity_variable("AZMI_IDENTITY_SOURCE", "arc")
         .build()
-        .unwrap();
-    assert_eq!(
-        config.guest_env.get(IMDS_ENDPOINT_VAR).map(String::as_str),
-        Some("http://127.0.0.1:9")
-    );
-    let config = Config::builder().build().unwrap();
-    assert!(
-        config.guest_env.is_empty(),
-        "the default endpoint needs no variable"
-    );
+        .unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
 }

@@ -20,7 +20,7 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 use super::body::LimitedBody;
 use super::{DenialLog, Resolve};
 use crate::limits::RequestLimits;
-use crate::policy::{Destination, DestinationKind, EgressPolicy, Scheme, ip_literal};
+use crate::policy::{Destination, DestinationKind, EgressPolicy, Scheme, TlsTrust, ip_literal};
 
 /// What the hook hands back to wasmtime: the response, and the future that
 /// drives the connection until the body is read.
@@ -233,7 +233,16 @@ impl Connector {
             None => ServerName::try_from(destination.host.clone())
                 .map_err(|_| Error::HttpRequestUriInvalid)?,
         };
-        let connector = tokio_rustls::TlsConnector::from(self.tls.clone());
+        let config = match destination.trust {
+            TlsTrust::WebPki => self.tls.clone(),
+            TlsTrust::Pinned(thumbprint) => {
+                crate::tls::pinned_client_config(thumbprint).map_err(|e| {
+                    tracing::debug!(target: "azmi::egress", "{e}");
+                    Error::TlsProtocolError
+                })?
+            }
+        };
+        let connector = tokio_rustls::TlsConnector::from(config);
         match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
             Err(_) => Err(Error::ConnectionTimeout),
             Ok(Ok(stream)) => Ok(stream),

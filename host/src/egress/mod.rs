@@ -49,7 +49,7 @@ impl WasiHttpHooks for EgressHooks {
         _request_body_done: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> Box<dyn Future<Output = Result<Sent, Error>> + Send> {
         let method = request.method().clone();
-        match self.policy.check(request.uri()) {
+        match self.policy.check(request.method(), request.uri()) {
             Ok(destination) => {
                 tracing::debug!(target: "azmi::egress", "allowed: {method} {destination}{}", request.uri().path());
                 let connector = self.connector.clone();
@@ -57,7 +57,7 @@ impl WasiHttpHooks for EgressHooks {
                 Box::new(connector.send(destination, request, options, denials))
             }
             Err(reason) => {
-                tracing::info!(target: "azmi::egress", "denied: {method} {reason}");
+                tracing::info!(target: "azmi::egress", "denied: {reason}");
                 self.denials.record(reason);
                 Box::new(async { Err(Error::HttpRequestDenied) })
             }

@@ -3,10 +3,12 @@ use super::*;
 fn policy() -> EgressPolicy {
     EgressPolicy {
         identity_endpoints: vec![EndpointRule {
+            method: http::Method::GET,
             scheme: Scheme::Http,
             host: "127.0.0.1".into(),
             port: 4444,
             path: IMDS_TOKEN_PATH.into(),
+            trust: TlsTrust::WebPki,
         }],
         vaults: vec!["myvault.vault.azure.net".into()],
         connect_to: vec![
@@ -18,7 +20,7 @@ fn policy() -> EgressPolicy {
 }
 
 fn check(uri: &str) -> Result<Destination, String> {
-    policy().check(&uri.parse::<http::Uri>().unwrap())
+    policy().check(&http::Method::GET, &uri.parse::<http::Uri>().unwrap())
 }
 
 #[test]
@@ -60,10 +62,32 @@ fn denies_everything_else_saying_what_is_allowed() {
             "{uri}: {reason}"
         );
         assert!(
-            reason.contains("identity endpoint http://127.0.0.1:4444"),
+            reason.contains("identity endpoint GET http://127.0.0.1:4444"),
             "{reason}"
         );
     }
+}
+
+#[test]
+fn the_method_must_match_too() {
+    let reason = policy()
+        .check(
+            &http::Method::POST,
+            &"http://127.0.0.1:4444/metadata/identity/oauth2/token"
+                .parse()
+                .unwrap(),
+        )
+        .unwrap_err();
+    assert!(reason.starts_with("POST http://127.0.0.1:4444"), "{reason}");
+    let reason = policy()
+        .check(
+            &http::Method::DELETE,
+            &"https://myvault.vault.azure.net/secrets/x/"
+                .parse()
+                .unwrap(),
+        )
+        .unwrap_err();
+    assert!(reason.contains("not on the egress allow-list"), "{reason}");
 }
 
 #[test]
@@ -92,7 +116,7 @@ fn malformed_authorities_are_denied() {
 #[test]
 fn an_empty_policy_denies_all() {
     let reason = EgressPolicy::default()
-        .check(&"http://127.0.0.1/".parse().unwrap())
+        .check(&http::Method::GET, &"http://127.0.0.1/".parse().unwrap())
         .unwrap_err();
     assert!(reason.contains("nothing is allowed"), "{reason}");
 }

@@ -1,6 +1,7 @@
 use super::*;
 use crate::testing::{Expect, FakeTransport};
 use crate::transport::TransportError;
+use azmi_sources::AZURE_POD_IDENTITY_AUTHORITY_HOST as AUTHORITY_HOST_VAR;
 
 const NOW: u64 = 1_700_000_000;
 const URL: &str = "http://169.254.169.254/metadata/identity/oauth2/token";

@@ -1,0 +1,145 @@
+//! Azure Arc-enabled servers: the agent (`himds`) answers a first request
+//! with 401 and the path of a key file only privileged users can read; the
+//! second request carries the file's contents as `Authorization: Basic`
+//! (reference managed-identity.md §4).
+
+mod challenge;
+
+use azmi_sources::{ARC_DEFAULT_ENDPOINT, ARC_TOKEN_DIR, IDENTITY_ENDPOINT};
+use serde_json::Value;
+
+use crate::endpoint::{self, IDENTITY_TIMEOUTS, MAX_TOKEN_RESPONSE, Peer};
+use crate::env::Env;
+use crate::error::{Error, ServiceError};
+use crate::identity::Identity;
+use crate::token::Token;
+use crate::transport::{Method, Request, Transport};
+use crate::url::{Url, query};
+
+pub(crate) const API_VERSION: &str = "2020-06-01";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Arc {
+    endpoint: Url,
+    /// The agent's token directory, as this guest sees it.
+    token_dir: String,
+}
+
+impl Arc {
+    /// The agent at `IDENTITY_ENDPOINT`, or at its default address when the
+    /// variable is unset (servers found through the agent binary).
+    pub(crate) fn from_env(env: &Env) -> Result<Arc, Error> {
+        let raw = env
+            .get(IDENTITY_ENDPOINT)
+            .unwrap_or(ARC_DEFAULT_ENDPOINT)
+            .trim();
+        let endpoint = super::parse_endpoint(IDENTITY_ENDPOINT, raw)?;
+        Ok(Arc::new(endpoint, ARC_TOKEN_DIR))
+    }
+
+    pub(crate) fn new(endpoint: Url, token_dir: &str) -> Arc {
+        Arc {
+            endpoint,
+            token_dir: token_dir.to_owned(),
+        }
+    }
+
+    fn request(&self, resource: &str, identity: &Identity, key: Option<&str>) -> Request {
+        let mut params = vec![("api-version", API_VERSION), ("resource", resource)];
+        // New agents honour these (and echo them); `mi_res_id` would be
+        // ignored silently, so it is never sent.
+        match identity {
+            Identity::SystemAssigned => {}
+            Identity::ClientId(id) => params.push(("client_id", id)),
+            Identity::ObjectId(id) => params.push(("object_id", id)),
+            Identity::ResourceId(id) => params.push(("msi_res_id", id)),
+        }
+        let mut headers = vec![("metadata", "true".to_owned())];
+        if let Some(key) = key {
+            headers.push(("authorization", format!("Basic {key}")));
+        }
+        Request {
+            method: Method::Get,
+            scheme: self.endpoint.scheme,
+            authority: self.endpoint.authority(),
+            path_and_query: format!("{}{}", self.endpoint.request_path(), query(&params)),
+            headers,
+            body: None,
+            timeouts: IDENTITY_TIMEOUTS,
+            max_response_bytes: MAX_TOKEN_RESPONSE,
+        }
+    }
+
+    pub(crate) fn get_token(
+        &self,
+        transport: &dyn Transport,
+        resource: &str,
+        identity: &Identity,
+        now: u64,
+    ) -> Result<Token, Error> {
+        let first = self.request(resource, identity, None);
+        let what = format!("the Arc agent at {}", first.display_url());
+        let challenge = endpoint::send(transport, &first, Peer::IdentityEndpoint)?;
+        match challenge.status {
+            401 => {}
+            // Refused before any challenge (an identity it does not have, a
+            // failure): the status says why.
+            400..=599 => return Err(endpoint::status_error(&challenge, &what, identity)),
+            status => {
+                return Err(Error::InvalidResponse(format!(
+                    "{what} answered {status} instead of its 401 challenge; a real Arc agent always asks for its key first"
+                )));
+            }
+        }
+        let path = challenge::realm_path(challenge.header("www-authenticate"))?;
+        let path = challenge::validate_key_path(&path, &self.token_dir)?;
+        let key = challenge::read_key(&path)?;
+
+        let response = endpoint::send(
+            transport,
+            &self.request(resource, identity, Some(&key)),
+            Peer::IdentityEndpoint,
+        )?;
+        if response.status == 401 {
+            let e = endpoint::service_error(&response, Some(&key));
+            let refused = format!("{what} refused the key from {}", path.display());
+            let message = if e.message.is_empty() {
+                refused
+            } else {
+                format!("{refused}: {}", e.message)
+            };
+            return Err(Error::Unauthorized(ServiceError { message, ..e }));
+        }
+        let token = endpoint::token_response(&response, &what, resource, identity, now)?;
+        check_echo(&response.body, identity, &what)?;
+        Ok(token)
+    }
+}
+
+/// For a user-assigned identity, the agent must say it used that identity:
+/// agents too old to know user-assigned identities ignore the parameter and
+/// answer with the system-assigned one (fail closed, as azure-identity 1.26+
+/// and MSAL do).
+fn check_echo(body: &[u8], identity: &Identity, what: &str) -> Result<(), Error> {
+    let (fields, wanted): (&[&str], &str) = match identity {
+        Identity::SystemAssigned => return Ok(()),
+        Identity::ClientId(id) => (&["client_id"], id),
+        Identity::ObjectId(id) => (&["object_id"], id),
+        Identity::ResourceId(id) => (&["msi_res_id", "mi_res_id"], id),
+    };
+    let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let echoed = fields
+        .iter()
+        .filter_map(|f| json.get(f).and_then(Value::as_str))
+        .any(|v| v.eq_ignore_ascii_case(wanted));
+    if echoed {
+        Ok(())
+    } else {
+        Err(Error::InvalidResponse(format!(
+            "{what} did not confirm that it used the user-assigned identity {wanted} (it may be too old to support user-assigned identities); the token was discarded"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests;

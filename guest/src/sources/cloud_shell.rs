@@ -1,0 +1,102 @@
+//! Azure Cloud Shell: a form POST of `resource=` to `MSI_ENDPOINT` with
+//! `Metadata: true` (reference managed-identity.md §7). Cloud Shell ignores
+//! identity selectors and returns the signed-in user's token, so a
+//! user-assigned identity is refused rather than silently replaced.
+
+use azmi_sources::MSI_ENDPOINT;
+
+use crate::endpoint::{self, IDENTITY_TIMEOUTS, MAX_TOKEN_RESPONSE, Peer};
+use crate::env::Env;
+use crate::error::Error;
+use crate::identity::Identity;
+use crate::token::Token;
+use crate::transport::{Method, Request, Transport};
+use crate::url::{Url, encode_query_value};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CloudShell {
+    endpoint: Url,
+}
+
+impl CloudShell {
+    pub(crate) fn from_env(env: &Env) -> Result<CloudShell, Error> {
+        Ok(CloudShell {
+            endpoint: super::parse_endpoint(MSI_ENDPOINT, super::required(env, MSI_ENDPOINT)?)?,
+        })
+    }
+
+    pub(crate) fn get_token(
+        &self,
+        transport: &dyn Transport,
+        resource: &str,
+        identity: &Identity,
+        now: u64,
+    ) -> Result<Token, Error> {
+        if identity.is_user_assigned() {
+            return Err(Error::InvalidArgument(
+                "Cloud Shell issues tokens for the signed-in user only; it cannot use a user-assigned identity".into(),
+            ));
+        }
+        let request = Request {
+            method: Method::Post,
+            scheme: self.endpoint.scheme,
+            authority: self.endpoint.authority(),
+            path_and_query: self.endpoint.request_path().to_owned(),
+            headers: vec![
+                ("metadata", "true".to_owned()),
+                (
+                    "content-type",
+                    "application/x-www-form-urlencoded".to_owned(),
+                ),
+            ],
+            body: Some(format!("resource={}", encode_query_value(resource)).into_bytes()),
+            timeouts: IDENTITY_TIMEOUTS,
+            max_response_bytes: MAX_TOKEN_RESPONSE,
+        };
+        let what = format!(
+            "the Cloud Shell identity endpoint {}",
+            request.display_url()
+        );
+        let response = endpoint::send(transport, &request, Peer::IdentityEndpoint)?;
+        endpoint::token_response(&response, &what, resource, identity, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{Expect, FakeTransport};
+
+    const URL: &str = "http://localhost:50342/oauth2/token";
+
+    #[test]
+    fn posts_the_resource_as_a_form() {
+        let fake = FakeTransport::new(vec![
+            Expect::post(URL, "resource=https%3A%2F%2Fvault.azure.net")
+                .header("Metadata", "true")
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .reply(
+                    200,
+                    "application/json",
+                    r#"{"access_token":"t","expires_in":"3600","expires_on":"1700003600"}"#,
+                ),
+        ]);
+        let source = CloudShell::from_env(&Env::from_pairs([(MSI_ENDPOINT, URL)])).unwrap();
+        source
+            .get_token(
+                &fake,
+                "https://vault.azure.net",
+                &Identity::SystemAssigned,
+                1_700_000_000,
+            )
+            .unwrap();
+        fake.assert_done();
+        let err = source
+            .get_token(&fake, "r", &Identity::ObjectId("o".into()), 1)
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidArgument(ref m) if m.contains("signed-in user")),
+            "{err:?}"
+        );
+    }
+}

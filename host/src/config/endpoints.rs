@@ -1,0 +1,148 @@
+//! The identity endpoint each source uses, turned into the one egress rule
+//! that allows it: from the source's own variable, loopback or link-local
+//! only, exactly that method, scheme, host, port and path.
+
+use std::collections::BTreeMap;
+
+use azmi_sources::{
+    ARC_DEFAULT_ENDPOINT, AZURE_POD_IDENTITY_AUTHORITY_HOST, IDENTITY_ENDPOINT,
+    IDENTITY_SERVER_THUMBPRINT, IMDS_DEFAULT_BASE, MSI_ENDPOINT, Source,
+};
+
+use crate::Error;
+use crate::policy::{
+    self, DestinationKind, EgressPolicy, EndpointRule, IMDS_TOKEN_PATH, Scheme, TlsTrust,
+};
+
+/// The rule for `source`, whose variables are in `env`; and, for IMDS, the
+/// normalised base URL the component should be told (`None` for the
+/// default).
+pub(super) fn endpoint_rule(
+    source: Source,
+    env: &BTreeMap<String, String>,
+) -> Result<(EndpointRule, Option<String>), Error> {
+    let var = |name: &str| env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let required = |name: &'static str| {
+        var(name).ok_or_else(|| {
+            Error::Config(format!(
+                "the {source} source needs {name}, which is not set"
+            ))
+        })
+    };
+    let get = http::Method::GET;
+    match source {
+        Source::Imds => {
+            let raw = var(AZURE_POD_IDENTITY_AUTHORITY_HOST).unwrap_or(IMDS_DEFAULT_BASE);
+            let (mut rule, base) =
+                parse(AZURE_POD_IDENTITY_AUTHORITY_HOST, raw, get, &[Scheme::Http])?;
+            rule.path = format!("{}{IMDS_TOKEN_PATH}", base.trim_end_matches('/'));
+            let base_url = base_url(&rule, base.trim_end_matches('/'));
+            Ok((rule, (base_url != IMDS_DEFAULT_BASE).then_some(base_url)))
+        }
+        Source::Arc => {
+            let raw = var(IDENTITY_ENDPOINT).unwrap_or(ARC_DEFAULT_ENDPOINT);
+            Ok((parse(IDENTITY_ENDPOINT, raw, get, &[Scheme::Http])?.0, None))
+        }
+        Source::AppService => Ok((
+            parse(
+                IDENTITY_ENDPOINT,
+                required(IDENTITY_ENDPOINT)?,
+                get,
+                &[Scheme::Http, Scheme::Https],
+            )?
+            .0,
+            None,
+        )),
+        Source::AppService2017 => Ok((
+            parse(
+                MSI_ENDPOINT,
+                required(MSI_ENDPOINT)?,
+                get,
+                &[Scheme::Http, Scheme::Https],
+            )?
+            .0,
+            None,
+        )),
+        Source::CloudShell => Ok((
+            parse(
+                MSI_ENDPOINT,
+                required(MSI_ENDPOINT)?,
+                http::Method::POST,
+                &[Scheme::Http, Scheme::Https],
+            )?
+            .0,
+            None,
+        )),
+        Source::ServiceFabric => {
+            let (mut rule, _) = parse(
+                IDENTITY_ENDPOINT,
+                required(IDENTITY_ENDPOINT)?,
+                get,
+                &[Scheme::Https],
+            )?;
+            let thumbprint = crate::tls::parse_thumbprint(required(IDENTITY_SERVER_THUMBPRINT)?)
+                .map_err(|why| Error::Config(format!("{IDENTITY_SERVER_THUMBPRINT}: {why}")))?;
+            rule.trust = TlsTrust::Pinned(thumbprint);
+            Ok((rule, None))
+        }
+    }
+}
+
+fn base_url(rule: &EndpointRule, base_path: &str) -> String {
+    let scheme = "http";
+    if rule.port == 80 {
+        format!("{scheme}://{}{base_path}", rule.host)
+    } else {
+        format!("{scheme}://{}:{}{base_path}", rule.host, rule.port)
+    }
+}
+
+/// Parses endpoint `raw` from variable `var` into a rule and its path.
+fn parse(
+    var: &str,
+    raw: &str,
+    method: http::Method,
+    schemes: &[Scheme],
+) -> Result<(EndpointRule, String), Error> {
+    let invalid = |why: &str| Error::Config(format!("{var}=`{raw}` {why}"));
+    let uri: http::Uri = raw.parse().map_err(|_| invalid("is not a URL"))?;
+    let scheme = match uri.scheme_str() {
+        Some("http") => Scheme::Http,
+        Some("https") => Scheme::Https,
+        Some(other) => {
+            return Err(invalid(&format!(
+                "has scheme {other}; identity endpoints are http or https"
+            )));
+        }
+        None => return Err(invalid("has no scheme; give an absolute URL")),
+    };
+    if !schemes.contains(&scheme) {
+        return Err(invalid(match schemes {
+            [Scheme::Https] => "is not https (this source's certificate is pinned)",
+            _ => "is not http (identity endpoints on this machine are plain http)",
+        }));
+    }
+    if uri.query().is_some() {
+        return Err(invalid("has a query string"));
+    }
+    let authority = uri.authority().ok_or_else(|| invalid("has no host"))?;
+    let (host, port) =
+        policy::split_authority(authority.as_str(), scheme).map_err(|why| invalid(&why))?;
+    if let Some(ip) = policy::ip_literal(&host)
+        && !EgressPolicy::address_allowed(DestinationKind::IdentityEndpoint, ip)
+    {
+        return Err(invalid(
+            "is not a loopback or link-local address; managed-identity endpoints are served by this machine (or IMDS at 169.254.169.254), and azmi never sends identity requests across a network",
+        ));
+    }
+    let path = uri.path().to_owned();
+    let rule = EndpointRule {
+        method,
+        scheme,
+        host,
+        port,
+        path: path.clone(),
+        trust: TlsTrust::WebPki,
+    };
+    Ok((rule, path))
+}
