@@ -20,7 +20,14 @@ fn main() {
         .expect("host/ is inside the workspace")
         .to_path_buf();
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    for watched in ["guest/src", "guest/Cargo.toml", "wit", "Cargo.lock"] {
+    for watched in [
+        "guest/src",
+        "guest/Cargo.toml",
+        "sources/src",
+        "tests/hostile-guest",
+        "wit",
+        "Cargo.lock",
+    ] {
         println!(
             "cargo:rerun-if-changed={}",
             workspace.join(watched).display()
@@ -35,15 +42,16 @@ fn main() {
     let mut command = Command::new(cargo);
     command
         .current_dir(&workspace)
+        // The hostile guest is for the sandbox tests; it is built alongside
+        // (a few seconds) but never embedded.
         .args([
             "build",
             "--package",
             "azmi-guest",
-            "--target",
-            TARGET,
-            "--profile",
-            "guest",
+            "--package",
+            "azmi-hostile-guest",
         ])
+        .args(["--target", TARGET, "--profile", "guest"])
         .arg("--target-dir")
         .arg(&guest_target_dir)
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
@@ -58,15 +66,14 @@ fn main() {
         .expect("cannot run cargo to build the guest component");
     assert!(
         status.success(),
-        "building the guest component (cargo build -p azmi-guest --target {TARGET}) failed"
+        "building the guest components (cargo build -p azmi-guest -p azmi-hostile-guest --target {TARGET}) failed"
     );
 
-    let built = guest_target_dir
-        .join(TARGET)
-        .join("guest")
-        .join("azmi_guest.wasm");
-    let dest = out_dir.join("azmi_guest.wasm");
-    std::fs::copy(&built, &dest).unwrap_or_else(|e| panic!("cannot copy {}: {e}", built.display()));
+    for component in ["azmi_guest.wasm", "azmi_hostile_guest.wasm"] {
+        let built = guest_target_dir.join(TARGET).join("guest").join(component);
+        std::fs::copy(&built, out_dir.join(component))
+            .unwrap_or_else(|e| panic!("cannot copy {}: {e}", built.display()));
+    }
 }
 
 /// Forward `-D warnings` when the outer build denies warnings, and nothing

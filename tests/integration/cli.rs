@@ -231,6 +231,8 @@ async fn usage_errors_exit_2() {
         vec!["token", "--timeout", "0"],
         vec!["token", "--ca-file", "/nonexistent/ca.pem"],
         vec!["token", "--client-id", "not-a-guid"],
+        vec!["token", "--source", "vm"],
+        vec!["token", "--source", "app-service"],
         vec!["frobnicate"],
     ] {
         let output = azmi(&args, &[]).await;
@@ -424,6 +426,34 @@ async fn emulator_command_prints_settings_that_work() {
     ];
     let output = azmi(&args, &[]).await;
     assert_eq!(stdout(&output), "TOPSECRET\n", "{}", stderr(&output));
+    // Every other source, with the variables the emulator prints for it.
+    let mut sources = 0;
+    while let Ok(Some(line)) = tokio::time::timeout(Duration::from_secs(5), lines.next_line())
+        .await
+        .unwrap_or(Ok(None))
+    {
+        let Some((_, rest)) = line.strip_prefix("#   ").and_then(|l| l.split_once(": ")) else {
+            continue;
+        };
+        let Some((vars, flags)) = rest.split_once(" azmi token") else {
+            continue;
+        };
+        let env: Vec<(&str, &str)> = vars.split(' ').filter_map(|v| v.split_once('=')).collect();
+        let args: Vec<&str> = ["token"]
+            .into_iter()
+            .chain(flags.split_whitespace())
+            .collect();
+        let output = azmi(&args, &env).await;
+        assert!(output.status.success(), "{line}: {}", stderr(&output));
+        sources += 1;
+        if sources == 5 {
+            break;
+        }
+    }
+    assert_eq!(
+        sources, 5,
+        "arc, app-service, app-service-2017, service-fabric, cloud-shell"
+    );
     child.kill().await.unwrap();
 }
 
@@ -438,4 +468,24 @@ async fn help_shows_an_example_per_subcommand() {
             stdout(&output)
         );
     }
+}
+
+#[tokio::test]
+async fn source_selection_errors_say_what_is_missing() {
+    let output = azmi(&["token", "--source", "app-service"], &[]).await;
+    let err = assert_failure(&output, 2, "usage");
+    assert!(
+        err.contains("the app-service source needs IDENTITY_ENDPOINT"),
+        "{err}"
+    );
+    let output = azmi(&["token"], &[("IDENTITY_ENDPOINT", "http://127.0.0.1:1/t")]).await;
+    let err = assert_failure(&output, 1, "unavailable");
+    assert!(err.contains("neither IDENTITY_HEADER"), "{err}");
+    let output = azmi(&["token", "--source", "vm"], &[]).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("`vm` is not a source; use auto, imds, arc"),
+        "{}",
+        stderr(&output)
+    );
 }

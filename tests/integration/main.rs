@@ -6,9 +6,12 @@
 //!
 //! One test binary, so the component is compiled once (`support::runtime`).
 
+mod arc;
 mod cli;
 mod component;
+mod grant;
 mod library;
 mod netns;
 mod sandbox;
+mod sources;
 mod support;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use azmi::ConnectTo;
+use azmi::{ConnectTo, Source};
 
 /// Azure managed-identity credentials from a WebAssembly sandbox.
 ///
@@ -28,9 +28,24 @@ pub(crate) struct Cli {
 /// Flags every command takes.
 #[derive(Debug, Args)]
 pub(crate) struct Common {
-    /// IMDS base URL (a loopback or link-local http URL).
-    #[arg(long, global = true, value_name = "URL", env = "AZURE_POD_IDENTITY_AUTHORITY_HOST", default_value = azmi::DEFAULT_IMDS_ENDPOINT)]
-    pub(crate) imds_endpoint: String,
+    /// IMDS base URL (a loopback or link-local http URL) [default: http://169.254.169.254]
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "AZURE_POD_IDENTITY_AUTHORITY_HOST"
+    )]
+    pub(crate) imds_endpoint: Option<String>,
+
+    /// The managed-identity source; `auto` detects it from the environment
+    /// (IDENTITY_ENDPOINT, MSI_ENDPOINT, ...) and the Arc agent's presence.
+    #[arg(long, global = true, value_name = "SOURCE", default_value = "auto", value_parser = parse_source)]
+    pub(crate) source: SourceChoice,
+
+    /// Host directory of the Azure Arc agent's key files, granted read-only
+    /// to the sandbox when the source is Arc.
+    #[arg(long, global = true, value_name = "DIR", env = "AZMI_ARC_TOKEN_DIR", default_value = azmi::ARC_TOKEN_DIR)]
+    pub(crate) arc_token_dir: PathBuf,
 
     /// Connect requests for HOST:PORT to ADDR:PORT2 instead, as curl does; the
     /// address is trusted as given and TLS still verifies HOST. Repeatable.
@@ -59,6 +74,22 @@ pub(crate) struct Common {
     /// Diagnostics on stderr (destinations, decisions, timings; never tokens or secrets).
     #[arg(short, long, global = true)]
     pub(crate) verbose: bool,
+}
+
+/// `--source`: a source, or detection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SourceChoice(pub(crate) Option<Source>);
+
+fn parse_source(name: &str) -> Result<SourceChoice, String> {
+    if name == "auto" {
+        return Ok(SourceChoice(None));
+    }
+    Source::from_name(name)
+        .map(|s| SourceChoice(Some(s)))
+        .ok_or_else(|| {
+            let names: Vec<&str> = Source::ALL.iter().map(|s| s.name()).collect();
+            format!("`{name}` is not a source; use auto, {}", names.join(", "))
+        })
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use azmi::emulator::{Emulator, EmulatorConfig, demo};
-use azmi::{Credential, Error, Identity};
+use azmi::{Credential, Error, Identity, Source};
 
 use super::args::Common;
 use super::output::now;
@@ -34,7 +34,8 @@ pub(crate) async fn run(common: &Common) -> Result<(), Failure> {
         "sandbox   {}; no files, no sockets, no other environment\n",
         config.describe_policy()
     );
-    let credential = Credential::new(runtime(common)?, config);
+    let credential_runtime = runtime(common)?;
+    let credential = Credential::new(credential_runtime.clone(), config);
 
     let mut failed = 0;
     let mut step = |ok: bool| failed += usize::from(!ok);
@@ -77,8 +78,28 @@ pub(crate) async fn run(common: &Common) -> Result<(), Failure> {
         Err(e) => unexpected(&e),
     });
 
+    println!(
+        "4. token on an Azure Arc server: the agent challenges, the component reads its key file"
+    );
+    let arc = emulator
+        .config_builder_for(Source::Arc)
+        .and_then(|b| b.timeout(timeout).build())
+        .map_err(config_failure)?;
+    println!(
+        "   sandbox: {}; files: {} read-only (host {})",
+        arc.describe_policy(),
+        azmi::ARC_TOKEN_DIR,
+        emulator.arc_token_dir().display()
+    );
+    let arc_credential = Credential::new(credential_runtime.clone(), arc);
+    step(report_token(
+        arc_credential
+            .get_token("https://vault.azure.net", &Identity::SystemAssigned)
+            .await,
+    ));
+
     let other = "https://othervault.vault.azure.net";
-    println!("4. secret `mysecret` from {other}, which the policy does not allow");
+    println!("5. secret `mysecret` from {other}, which the policy does not allow");
     let result = credential
         .get_secret(other, "mysecret", None, &Identity::SystemAssigned)
         .await;
@@ -95,8 +116,9 @@ pub(crate) async fn run(common: &Common) -> Result<(), Failure> {
     });
 
     println!(
-        "emulator saw {} token requests and {} vault requests; done in {} ms",
+        "emulator saw {} IMDS, {} Arc and {} vault requests; done in {} ms",
         emulator.imds_requests(),
+        emulator.requests(azmi::emulator::Service::Arc),
         emulator.vault_requests(),
         started.elapsed().as_millis()
     );

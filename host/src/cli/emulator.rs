@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use azmi::Source;
 use azmi::emulator::{Emulator, EmulatorConfig, demo};
 
 use super::Failure;
@@ -57,8 +58,8 @@ fn print_instructions(emulator: &Emulator, ca_path: &Path) {
     let connect_to = emulator.connect_to();
     let ca = ca_path.display();
     let vault = emulator.vault_url();
-    let text = format!(
-        "# azmi emulator: IMDS and Key Vault on loopback; Ctrl-C stops it.
+    let mut text = format!(
+        "# azmi emulator: every managed-identity endpoint and a Key Vault, on loopback; Ctrl-C stops it.
 #   IMDS:      {imds}  (system-assigned identity, and user-assigned `azmi-demo` with client id {client})
 #   Key Vault: {vault} served at {addr}  (secrets: mysecret, uami-only, disabled-secret)
 #   CA:        {ca}
@@ -70,12 +71,36 @@ export AZMI_CA_FILE={ca}
 #   azmi token --client-id {client}
 #   azmi secret --vault {vault} --name mysecret
 # Azure SDKs: AZURE_POD_IDENTITY_AUTHORITY_HOST as above, trust {ca}, and resolve {host} to {ip}.
+#
+# The other sources (emulated credentials, not secrets; the detected source wins over IMDS):
 ",
         client = demo::USER_CLIENT_ID,
         addr = emulator.vault_addr(),
         host = demo::VAULT_HOST,
         ip = emulator.vault_addr().ip(),
     );
+    for source in [
+        Source::Arc,
+        Source::AppService,
+        Source::AppService2017,
+        Source::ServiceFabric,
+        Source::CloudShell,
+    ] {
+        let vars: Vec<String> = emulator
+            .source_variables(source)
+            .into_iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect();
+        let extra = if source == Source::Arc {
+            format!(" --arc-token-dir {}", emulator.arc_token_dir().display())
+        } else {
+            String::new()
+        };
+        text.push_str(&format!(
+            "#   {source}: {} azmi token{extra}\n",
+            vars.join(" ")
+        ));
+    }
     let mut stdout = std::io::stdout().lock();
     let _ = stdout
         .write_all(text.as_bytes())

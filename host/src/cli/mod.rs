@@ -87,7 +87,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     let Cli { command, common } = cli;
     match command {
         Command::Token(args) => {
-            let credential = credential(&common, None)?;
+            let credential = credential(&common, None, Context::Token)?;
             let resource = args.scope.as_deref().unwrap_or(&args.resource);
             let token = credential
                 .get_token(resource, &identity(&args.identity))
@@ -100,7 +100,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Secret(args) => {
-            let credential = credential(&common, Some(&args.vault))?;
+            let credential = credential(&common, Some(&args.vault), Context::Secret)?;
             let secret = credential
                 .get_secret(
                     &args.vault,
@@ -130,8 +130,9 @@ fn identity(args: &IdentityArgs) -> Identity {
     }
 }
 
-/// The sandbox configuration the common flags describe, allowing `vault`
-/// when given: the CLI allows exactly the vault a command names.
+/// The sandbox configuration the common flags and the identity variables
+/// of the environment describe, allowing `vault` when given: the CLI allows
+/// exactly the vault a command names.
 pub(crate) fn config_builder(
     common: &Common,
     vault: Option<&str>,
@@ -146,8 +147,16 @@ pub(crate) fn config_builder(
             ))
         })?;
     let mut builder = Config::builder()
-        .imds_endpoint(common.imds_endpoint.clone())
+        .identity_variables_from_env()
+        .arc_agent_present(azmi::arc_agent_installed())
+        .arc_token_dir(&common.arc_token_dir)
         .timeout(timeout);
+    if let Some(endpoint) = &common.imds_endpoint {
+        builder = builder.imds_endpoint(endpoint.clone());
+    }
+    if let Some(source) = common.source.0 {
+        builder = builder.source(source);
+    }
     if let Some(vault) = vault {
         builder = builder.allow_vault(vault);
     }
@@ -172,7 +181,11 @@ pub(crate) fn runtime(common: &Common) -> Result<Runtime, Failure> {
     }
 }
 
-fn credential(common: &Common, vault: Option<&str>) -> Result<Credential, Failure> {
+fn credential(
+    common: &Common,
+    vault: Option<&str>,
+    context: Context,
+) -> Result<Credential, Failure> {
     let config = config_builder(common, vault)?
         .build()
         .map_err(|e| match (e, vault) {
@@ -180,9 +193,16 @@ fn credential(common: &Common, vault: Option<&str>) -> Result<Credential, Failur
             (Error::Config(m), Some(_)) if m.starts_with("the vault") => {
                 Failure::Usage(format!("--vault: {m}"))
             }
-            (e, _) => config_failure(e),
+            (Error::Config(m), _) => Failure::Usage(m),
+            (error, _) => Failure::Credential { error, context },
         })?;
-    tracing::debug!(target: "azmi::cli", "sandbox policy: {}", config.describe_policy());
+    tracing::debug!(
+        target: "azmi::cli",
+        "identity source {}; sandbox policy: {}; component environment: {}",
+        config.source(),
+        config.describe_policy(),
+        config.guest_variables().join(", ")
+    );
     Ok(Credential::new(runtime(common)?, config))
 }
 

@@ -2,10 +2,10 @@
 //! user-assigned identity, and a vault with three secrets. Its ids are
 //! public so tests and docs can name them.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use super::{EmulatedIdentity, EmulatedSecret, EmulatorConfig, SecretVersion};
+use super::{ArcBehavior, EmulatedIdentity, EmulatedSecret, EmulatorConfig, SecretVersion};
 
 /// The demo tenant.
 pub const TENANT_ID: &str = "4f1c7b9e-2d3a-4c5b-8e6f-7a8b9c0d1e2f";
@@ -95,6 +95,9 @@ impl EmulatorConfig {
             audience_override: None,
             imds_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             vault_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            platform_ip: IpAddr::from([127, 0, 0, 1]),
+            arc: ArcBehavior::Normal,
+            arc_token_dir: None,
         }
     }
 }

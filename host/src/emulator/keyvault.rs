@@ -53,10 +53,7 @@ fn error(
 }
 
 pub(super) fn handle(state: &Arc<State>, request: &http::Request<Bytes>) -> http::Response<Body> {
-    state
-        .counters
-        .vault
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    state.count(super::Service::Vault);
     let host = request
         .headers()
         .get(http::header::HOST)

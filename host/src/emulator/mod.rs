@@ -1,6 +1,8 @@
-//! A local emulator of the Azure services azmi talks to: the IMDS token
-//! endpoint (plain HTTP) and a Key Vault (HTTPS with a throw-away CA), on
-//! loopback, for the demo, the tests and anyone trying azmi off Azure.
+//! A local emulator of the Azure services azmi talks to, on loopback, for
+//! the demo, the tests and anyone trying azmi off Azure: the identity
+//! endpoint of every managed-identity source (IMDS, Arc, App Service,
+//! App Service 2017, Service Fabric, Cloud Shell) and a Key Vault (HTTPS
+//! with a throw-away CA).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -18,179 +20,282 @@
 //! # }
 //! ```
 
+mod config;
 pub mod demo;
 mod imds;
 mod jwt;
 mod keyvault;
 mod pki;
+mod platforms;
 mod server;
+mod tokens;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
+use azmi_sources::Source;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+pub use config::{ArcBehavior, EmulatedIdentity, EmulatedSecret, EmulatorConfig, SecretVersion};
+
 use crate::{Config, ConfigBuilder, ConnectTo, Error};
 
-/// An identity the emulated IMDS issues tokens for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EmulatedIdentity {
-    /// A name for humans.
-    pub name: String,
-    /// The client (application) id.
-    pub client_id: String,
-    /// The object (principal) id; Key Vault authorises on it.
-    pub object_id: String,
-    /// The ARM resource id of a user-assigned identity.
-    pub resource_id: Option<String>,
+/// The services the emulator runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// Instance Metadata Service.
+    Imds,
+    /// The Key Vault.
+    Vault,
+    /// The Azure Arc agent.
+    Arc,
+    /// App Service (2019-08-01).
+    AppService,
+    /// App Service 2017-09-01 / Azure ML.
+    AppService2017,
+    /// Service Fabric.
+    ServiceFabric,
+    /// Cloud Shell.
+    CloudShell,
 }
 
-/// One version of an emulated secret.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretVersion {
-    /// 32 hexadecimal characters.
-    pub version: String,
-    /// The value.
-    pub value: String,
-    /// Content type, if any.
-    pub content_type: Option<String>,
-    /// Disabled versions answer 403 `SecretDisabled`.
-    pub enabled: bool,
-    /// Creation time, Unix seconds.
-    pub created: u64,
-    /// Tags.
-    pub tags: Vec<(String, String)>,
-}
+impl Service {
+    const ALL: [Service; 7] = [
+        Service::Imds,
+        Service::Vault,
+        Service::Arc,
+        Service::AppService,
+        Service::AppService2017,
+        Service::ServiceFabric,
+        Service::CloudShell,
+    ];
 
-impl std::fmt::Debug for SecretVersion {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretVersion")
-            .field("version", &self.version)
-            .field("value", &"[redacted]")
-            .field("enabled", &self.enabled)
-            .finish_non_exhaustive()
+    fn index(self) -> usize {
+        Service::ALL
+            .iter()
+            .position(|s| *s == self)
+            .unwrap_or_default()
+    }
+
+    /// The identity endpoint's service for `source`.
+    pub fn of(source: Source) -> Service {
+        match source {
+            Source::Imds => Service::Imds,
+            Source::Arc => Service::Arc,
+            Source::AppService => Service::AppService,
+            Source::AppService2017 => Service::AppService2017,
+            Source::ServiceFabric => Service::ServiceFabric,
+            Source::CloudShell => Service::CloudShell,
+        }
     }
 }
 
-/// An emulated secret; the last version is the latest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EmulatedSecret {
-    /// The secret name.
-    pub name: String,
-    /// Versions, oldest first.
-    pub versions: Vec<SecretVersion>,
-    /// Object ids that may read it; `None` means the vault's readers.
-    pub readers: Option<Vec<String>>,
+/// The Arc agent's key files: each challenge writes a fresh one, each
+/// accepted key is used once and deleted.
+struct ArcKeys {
+    dir: PathBuf,
+    issued: Mutex<HashMap<String, PathBuf>>,
 }
 
-/// What the emulator serves.
-#[derive(Debug, Clone)]
-pub struct EmulatorConfig {
-    /// The tenant tokens are issued in.
-    pub tenant_id: String,
-    /// The system-assigned identity, if the emulated resource has one.
-    pub system_identity: Option<EmulatedIdentity>,
-    /// User-assigned identities.
-    pub user_assigned: Vec<EmulatedIdentity>,
-    /// The vault's host name, such as `myvault.vault.azure.net`.
-    pub vault_host: String,
-    /// Object ids that may read every secret without its own `readers`.
-    pub vault_readers: Vec<String>,
-    /// The secrets.
-    pub secrets: Vec<EmulatedSecret>,
-    /// Lifetime of issued tokens.
-    pub token_lifetime: Duration,
-    /// Issue every token for this audience, whatever was asked: reproduces
-    /// the classic mistake that Key Vault answers with `AKV10022`.
-    pub audience_override: Option<String>,
-    /// Where IMDS listens (port 0 for an ephemeral port).
-    pub imds_listen: SocketAddr,
-    /// Where the vault listens.
-    pub vault_listen: SocketAddr,
+impl ArcKeys {
+    /// Writes a new key file; returns its path as the agent names it.
+    fn issue(&self) -> Result<String, String> {
+        let name = format!("{}.key", random_hex(8)?);
+        let key = random_hex(32)?;
+        let path = self.dir.join(&name);
+        write_private(&path, key.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        self.issued
+            .lock()
+            .map_err(|_| "lock poisoned")?
+            .insert(key, path);
+        Ok(format!("{}/{name}", azmi_sources::ARC_TOKEN_DIR))
+    }
+
+    /// Accepts `key` once.
+    fn redeem(&self, key: &str) -> bool {
+        let Ok(mut issued) = self.issued.lock() else {
+            return false;
+        };
+        match issued.remove(key) {
+            Some(path) => {
+                let _ = std::fs::remove_file(path);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
-#[derive(Default)]
-struct Counters {
-    imds: AtomicU64,
-    vault: AtomicU64,
+fn random_hex(bytes: usize) -> Result<String, String> {
+    let mut buf = vec![0u8; bytes];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut buf)
+        .map_err(|_| "no randomness".to_owned())?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Writes a file only its owner can read, as the Arc agent's keys are.
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents)
 }
 
 struct State {
     config: EmulatorConfig,
     signer: jwt::Signer,
-    counters: Counters,
+    counters: [AtomicU64; 7],
+    arc_keys: ArcKeys,
+    /// App Service's and Service Fabric's `IDENTITY_HEADER`.
+    identity_header: String,
+    /// App Service 2017's `MSI_SECRET`.
+    msi_secret: String,
+}
+
+impl State {
+    fn count(&self, service: Service) {
+        self.counters[service.index()].fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// A running emulator. Its services stop when it is dropped.
 pub struct Emulator {
-    imds_addr: SocketAddr,
-    vault_addr: SocketAddr,
+    addrs: HashMap<&'static str, SocketAddr>,
     vault_host: String,
     ca_pem: String,
+    service_fabric_thumbprint: String,
     state: Arc<State>,
     tasks: Vec<JoinHandle<()>>,
+    _arc_dir: Option<tempfile::TempDir>,
+}
+
+type HandlerFn = fn(&Arc<State>, &http::Request<bytes::Bytes>) -> http::Response<server::Body>;
+
+fn handler(state: &Arc<State>, f: HandlerFn) -> server::Handler {
+    let state = state.clone();
+    Arc::new(move |request| {
+        let response = f(&state, &request);
+        Box::pin(async move { response })
+    })
 }
 
 impl Emulator {
-    /// Starts both services on the current tokio runtime.
+    /// Starts every service on the current tokio runtime.
     ///
     /// # Errors
     /// A message naming the address that could not be bound, or why the
-    /// certificates could not be made.
+    /// certificates or the Arc token directory could not be made.
     pub async fn start(config: EmulatorConfig) -> Result<Emulator, String> {
         let bind = |addr: SocketAddr, what: &'static str| async move {
-            TcpListener::bind(addr)
+            let listener = TcpListener::bind(addr)
                 .await
-                .map_err(|e| format!("the emulator cannot listen on {addr} for {what}: {e}"))
+                .map_err(|e| format!("the emulator cannot listen on {addr} for {what}: {e}"))?;
+            let local = listener.local_addr().map_err(|e| e.to_string())?;
+            Ok::<_, String>((listener, local))
         };
-        let imds_listener = bind(config.imds_listen, "IMDS").await?;
-        let vault_listener = bind(config.vault_listen, "Key Vault").await?;
-        let local = |l: &TcpListener| l.local_addr().map_err(|e| e.to_string());
-        let (imds_addr, vault_addr) = (local(&imds_listener)?, local(&vault_listener)?);
+        let platform = SocketAddr::new(config.platform_ip, 0);
+        let (imds, imds_addr) = bind(config.imds_listen, "IMDS").await?;
+        let (vault, vault_addr) = bind(config.vault_listen, "Key Vault").await?;
+        let (arc, arc_addr) = bind(platform, "Azure Arc").await?;
+        let (app, app_addr) = bind(platform, "App Service").await?;
+        let (app2017, app2017_addr) = bind(platform, "App Service 2017").await?;
+        let (fabric, fabric_addr) = bind(platform, "Service Fabric").await?;
+        let (shell, shell_addr) = bind(platform, "Cloud Shell").await?;
+
         let pki = pki::generate(std::slice::from_ref(&config.vault_host))?;
+        let local_names = vec!["localhost".to_owned(), config.platform_ip.to_string()];
+        let (fabric_tls, service_fabric_thumbprint) = pki::self_signed(&local_names)?;
+        let (arc_dir, temp_dir) = match &config.arc_token_dir {
+            Some(dir) => (dir.clone(), None),
+            None => {
+                let temp = tempfile::Builder::new()
+                    .prefix("azmi-arc-tokens-")
+                    .tempdir()
+                    .map_err(|e| format!("cannot create the Arc token directory: {e}"))?;
+                (temp.path().to_path_buf(), Some(temp))
+            }
+        };
         let vault_host = config.vault_host.clone();
         let state = Arc::new(State {
             config,
             signer: jwt::Signer::new()?,
-            counters: Counters::default(),
+            counters: Default::default(),
+            arc_keys: ArcKeys {
+                dir: arc_dir,
+                issued: Mutex::new(HashMap::new()),
+            },
+            identity_header: random_hex(16)?,
+            msi_secret: random_hex(16)?,
         });
-
-        let imds_state = state.clone();
-        let imds: server::Handler = Arc::new(move |request| {
-            let response = imds::handle(&imds_state, &request);
-            Box::pin(async move { response })
-        });
-        let vault_state = state.clone();
-        let vault: server::Handler = Arc::new(move |request| {
-            let response = keyvault::handle(&vault_state, &request);
-            Box::pin(async move { response })
-        });
-        let acceptor = tokio_rustls::TlsAcceptor::from(pki.server_config);
+        let tls = |config: Arc<rustls::ServerConfig>| Some(tokio_rustls::TlsAcceptor::from(config));
         let tasks = vec![
-            tokio::spawn(server::serve(imds_listener, None, imds)),
-            tokio::spawn(server::serve(vault_listener, Some(acceptor), vault)),
+            tokio::spawn(server::serve(imds, None, handler(&state, imds::handle))),
+            tokio::spawn(server::serve(
+                vault,
+                tls(pki.server_config),
+                handler(&state, keyvault::handle),
+            )),
+            tokio::spawn(server::serve(arc, None, handler(&state, platforms::arc))),
+            tokio::spawn(server::serve(
+                app,
+                None,
+                handler(&state, platforms::app_service),
+            )),
+            tokio::spawn(server::serve(
+                app2017,
+                None,
+                handler(&state, platforms::app_service_2017),
+            )),
+            tokio::spawn(server::serve(
+                fabric,
+                tls(fabric_tls),
+                handler(&state, platforms::service_fabric),
+            )),
+            tokio::spawn(server::serve(
+                shell,
+                None,
+                handler(&state, platforms::cloud_shell),
+            )),
         ];
+        let addrs = HashMap::from([
+            ("imds", imds_addr),
+            ("vault", vault_addr),
+            ("arc", arc_addr),
+            ("app", app_addr),
+            ("app2017", app2017_addr),
+            ("fabric", fabric_addr),
+            ("shell", shell_addr),
+        ]);
         Ok(Emulator {
-            imds_addr,
-            vault_addr,
+            addrs,
             vault_host,
             ca_pem: pki.ca_pem,
+            service_fabric_thumbprint,
             state,
             tasks,
+            _arc_dir: temp_dir,
         })
+    }
+
+    fn addr(&self, name: &str) -> SocketAddr {
+        self.addrs[name]
     }
 
     /// The IMDS base URL, `http://127.0.0.1:<port>`.
     pub fn imds_endpoint(&self) -> String {
-        format!("http://{}", self.imds_addr)
+        format!("http://{}", self.addr("imds"))
     }
 
     /// Where the vault listens.
     pub fn vault_addr(&self) -> SocketAddr {
-        self.vault_addr
+        self.addr("vault")
     }
 
     /// The vault's URL as clients name it, `https://myvault.vault.azure.net`.
@@ -203,37 +308,110 @@ impl Emulator {
         ConnectTo {
             host: self.vault_host.clone(),
             port: 443,
-            target_host: self.vault_addr.ip().to_string(),
-            target_port: self.vault_addr.port(),
+            target_host: self.vault_addr().ip().to_string(),
+            target_port: self.vault_addr().port(),
         }
     }
 
-    /// The emulator's CA certificate (PEM), to trust for the vault.
+    /// The CA certificate (PEM) of the vault's certificate.
     pub fn ca_pem(&self) -> &str {
         &self.ca_pem
     }
 
-    /// Token requests served so far.
+    /// The directory the Arc agent writes its key files to; grant it to the
+    /// sandbox (`--arc-token-dir`).
+    pub fn arc_token_dir(&self) -> &Path {
+        &self.state.arc_keys.dir
+    }
+
+    /// The thumbprint of the Service Fabric endpoint's certificate.
+    pub fn service_fabric_thumbprint(&self) -> &str {
+        &self.service_fabric_thumbprint
+    }
+
+    /// Requests `service` has answered so far.
+    pub fn requests(&self, service: Service) -> u64 {
+        self.state.counters[service.index()].load(Ordering::Relaxed)
+    }
+
+    /// Token requests served by IMDS so far.
     pub fn imds_requests(&self) -> u64 {
-        self.state.counters.imds.load(Ordering::Relaxed)
+        self.requests(Service::Imds)
     }
 
     /// Vault requests served so far.
     pub fn vault_requests(&self) -> u64 {
-        self.state.counters.vault.load(Ordering::Relaxed)
+        self.requests(Service::Vault)
     }
 
-    /// A configuration pointing at this emulator: its IMDS endpoint, its
-    /// vault allowed and pinned to it, its CA trusted.
+    /// The variables a platform sets for `source`, pointing at this
+    /// emulator. They include credentials (`IDENTITY_HEADER`, `MSI_SECRET`).
+    pub fn source_variables(&self, source: Source) -> Vec<(&'static str, String)> {
+        use azmi_sources::*;
+        let token_url = |name: &str, path: &str| format!("http://{}{path}", self.addr(name));
+        match source {
+            Source::Imds => vec![(AZURE_POD_IDENTITY_AUTHORITY_HOST, self.imds_endpoint())],
+            Source::Arc => vec![
+                (IDENTITY_ENDPOINT, token_url("arc", platforms::TOKEN_PATH)),
+                (IMDS_ENDPOINT, format!("http://{}", self.addr("arc"))),
+            ],
+            Source::AppService => vec![
+                (
+                    IDENTITY_ENDPOINT,
+                    token_url("app", platforms::APP_SERVICE_PATH),
+                ),
+                (IDENTITY_HEADER, self.state.identity_header.clone()),
+            ],
+            Source::AppService2017 => vec![
+                (
+                    MSI_ENDPOINT,
+                    token_url("app2017", platforms::APP_SERVICE_PATH),
+                ),
+                (MSI_SECRET, self.state.msi_secret.clone()),
+            ],
+            Source::ServiceFabric => vec![
+                (
+                    IDENTITY_ENDPOINT,
+                    format!("https://{}{}", self.addr("fabric"), platforms::TOKEN_PATH),
+                ),
+                (IDENTITY_HEADER, self.state.identity_header.clone()),
+                (
+                    IDENTITY_SERVER_THUMBPRINT,
+                    self.service_fabric_thumbprint.clone(),
+                ),
+            ],
+            Source::CloudShell => vec![(
+                MSI_ENDPOINT,
+                token_url("shell", platforms::CLOUD_SHELL_PATH),
+            )],
+        }
+    }
+
+    /// A configuration pointing at this emulator's IMDS and vault: the
+    /// vault allowed and pinned to the emulator, its CA trusted.
     ///
     /// # Errors
     /// Not expected: the CA was generated here.
     pub fn config_builder(&self) -> Result<ConfigBuilder, Error> {
-        Config::builder()
-            .imds_endpoint(self.imds_endpoint())
+        self.config_builder_for(Source::Imds)
+    }
+
+    /// As `config_builder`, with `source`'s variables set (and, for Arc,
+    /// the emulator's token directory granted).
+    ///
+    /// # Errors
+    /// Not expected: the CA was generated here.
+    pub fn config_builder_for(&self, source: Source) -> Result<ConfigBuilder, Error> {
+        let builder = self
+            .source_variables(source)
+            .into_iter()
+            .fold(Config::builder(), |b, (name, value)| {
+                b.identity_variable(name, value)
+            })
+            .arc_token_dir(self.arc_token_dir())
             .allow_vault(self.vault_url())
-            .connect_to(self.connect_to())
-            .add_root_certificates_pem(self.ca_pem.as_bytes(), "the emulator's CA")
+            .connect_to(self.connect_to());
+        builder.add_root_certificates_pem(self.ca_pem.as_bytes(), "the emulator's CA")
     }
 }
 

@@ -53,3 +53,30 @@ pub(super) fn generate(hosts: &[String]) -> Result<Pki, String> {
         server_config: Arc::new(server_config),
     })
 }
+
+/// A self-signed server certificate, as Service Fabric's identity endpoint
+/// has, and its SHA-1 thumbprint (upper-case hex, as Windows shows it).
+pub(super) fn self_signed(hosts: &[String]) -> Result<(Arc<rustls::ServerConfig>, String), String> {
+    let err = |e: rcgen::Error| format!("generating a self-signed certificate failed: {e}");
+    let key = KeyPair::generate().map_err(err)?;
+    let mut params = CertificateParams::new(hosts.to_vec()).map_err(err)?;
+    params.distinguished_name.push(
+        DnType::CommonName,
+        "azmi emulator Service Fabric endpoint (self-signed)",
+    );
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let cert = params.self_signed(&key).map_err(err)?;
+    let thumbprint: String = crate::tls::thumbprint_of(cert.der())
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], der)
+        .map_err(|e| format!("the self-signed certificate was refused: {e}"))?;
+    Ok((Arc::new(config), thumbprint))
+}

@@ -1,0 +1,123 @@
+//! What every emulated identity endpoint shares: choosing the identity a
+//! request names, and minting its token.
+
+use serde_json::json;
+
+use super::{EmulatedIdentity, State, now};
+
+/// How a request names a user-assigned identity, whatever the platform
+/// calls the parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Selector<'a> {
+    Client(&'a str),
+    Object(&'a str),
+    Resource(&'a str),
+}
+
+/// The identity `selectors` name, with IMDS's answers when none or several
+/// do (reference managed-identity.md §3).
+pub(super) fn select<'s>(
+    state: &'s State,
+    selectors: &[Selector<'_>],
+) -> Result<&'s EmulatedIdentity, &'static str> {
+    let config = &state.config;
+    match selectors {
+        [] => match (&config.system_identity, config.user_assigned.as_slice()) {
+            (Some(system), _) => Ok(system),
+            // With no system identity and exactly one user-assigned one, a
+            // system-assigned request gets that one.
+            (None, [only]) => Ok(only),
+            (None, []) => Err("Identity not found"),
+            (None, _) => Err(
+                "Multiple user assigned identities exist, please specify the clientId / resourceId of the identity in the token request",
+            ),
+        },
+        [selector] => config
+            .user_assigned
+            .iter()
+            .find(|id| match *selector {
+                Selector::Client(v) => id.client_id.eq_ignore_ascii_case(v),
+                Selector::Object(v) => id.object_id.eq_ignore_ascii_case(v),
+                Selector::Resource(v) => id
+                    .resource_id
+                    .as_deref()
+                    .is_some_and(|r| r.eq_ignore_ascii_case(v)),
+            })
+            .ok_or("Identity not found"),
+        _ => Err("Only one of client_id, object_id or the resource id may be specified"),
+    }
+}
+
+/// A minted token.
+pub(super) struct Issued {
+    pub(super) token: String,
+    pub(super) issued: u64,
+    pub(super) lifetime: u64,
+    pub(super) expires_on: u64,
+}
+
+/// A JWT-shaped token for `identity` and `resource` (or the configured
+/// audience override).
+pub(super) fn issue(state: &State, identity: &EmulatedIdentity, resource: &str) -> Issued {
+    let issued = now();
+    let lifetime = state.config.token_lifetime.as_secs();
+    let expires_on = issued + lifetime;
+    let audience = state
+        .config
+        .audience_override
+        .as_deref()
+        .unwrap_or(resource);
+    let claims = json!({
+        "aud": audience,
+        "iss": format!("https://sts.windows.net/{}/", state.config.tenant_id),
+        "iat": issued,
+        "nbf": issued,
+        "exp": expires_on,
+        "oid": identity.object_id,
+        "sub": identity.object_id,
+        "appid": identity.client_id,
+        "tid": state.config.tenant_id,
+        "idtyp": "app",
+        "xms_mirid": identity.resource_id,
+    });
+    Issued {
+        token: state.signer.issue(&claims),
+        issued,
+        lifetime,
+        expires_on,
+    }
+}
+
+/// `MM/DD/YYYY HH:MM:SS +00:00`, App Service 2017's expiry format.
+pub(super) fn us_date(unix: u64) -> String {
+    let days = unix / 86_400;
+    let secs = unix % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{month:02}/{day:02}/{year:04} {:02}:{:02}:{:02} +00:00",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn us_dates() {
+        assert_eq!(us_date(1_560_999_478), "06/20/2019 02:57:58 +00:00");
+        assert_eq!(us_date(1_709_208_000), "02/29/2024 12:00:00 +00:00");
+        assert_eq!(us_date(0), "01/01/1970 00:00:00 +00:00");
+    }
+}

@@ -1,0 +1,91 @@
+//! A hostile component for azmi's sandbox tests. It implements the same
+//! world as the real one, and `get-token`'s `resource` names what to try:
+//!
+//! * `read:<path>`, `write:<path>`, `list:<path>`, `stat:<path>`: a
+//!   filesystem operation through WASI (the Rust standard library);
+//! * `env`: list the environment it was given.
+//!
+//! Success comes back as an access token whose `token` describes what
+//! happened; failure as `error::other` with the reason. The tests decide
+//! what should have been possible.
+
+mod bindings {
+    wit_bindgen::generate!({
+        world: "credential-provider",
+        path: "../../wit",
+    });
+}
+
+use bindings::exports::azmi::identity::credentials::{AccessToken, Error, Guest, Identity, Secret};
+
+struct Component;
+
+fn ok(what: String) -> Result<AccessToken, Error> {
+    Ok(AccessToken {
+        token: what,
+        token_type: "test".into(),
+        resource: String::new(),
+        expires_on: 0,
+        refresh_at: None,
+    })
+}
+
+fn attempt(command: &str) -> Result<String, String> {
+    let (verb, arg) = command.split_once(':').unwrap_or((command, ""));
+    match verb {
+        "read" => std::fs::read(arg)
+            .map(|b| format!("read {} bytes", b.len()))
+            .map_err(|e| e.to_string()),
+        "write" => std::fs::write(arg, b"written by the hostile guest")
+            .map(|()| "wrote".into())
+            .map_err(|e| e.to_string()),
+        "list" => std::fs::read_dir(arg)
+            .map(|entries| {
+                let names: Vec<String> = entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect();
+                format!("listed {}", names.join(","))
+            })
+            .map_err(|e| e.to_string()),
+        "stat" => std::fs::metadata(arg)
+            .map(|m| format!("{} bytes", m.len()))
+            .map_err(|e| e.to_string()),
+        "env" => {
+            let mut names: Vec<String> = std::env::vars_os()
+                .map(|(k, _)| k.to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            Ok(names.join(","))
+        }
+        other => Err(format!("unknown command {other}")),
+    }
+}
+
+impl Guest for Component {
+    fn get_token(resource: String, _identity: Option<Identity>) -> Result<AccessToken, Error> {
+        match attempt(&resource) {
+            Ok(what) => ok(what),
+            Err(why) => Err(Error::Other(why)),
+        }
+    }
+
+    fn get_secret(
+        _: String,
+        _: String,
+        _: Option<String>,
+        _: Option<Identity>,
+    ) -> Result<Secret, Error> {
+        Err(Error::Other("not a secret reader".into()))
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+#[expect(
+    unsafe_code,
+    reason = "wit-bindgen's generated canonical-ABI export glue"
+)]
+mod export {
+    use super::{Component, bindings};
+    bindings::export!(Component with_types_in bindings);
+}
