@@ -23,7 +23,7 @@ fn main() {
     for watched in [
         "guest/src",
         "guest/Cargo.toml",
-        "sources/src",
+        "core/src",
         "tests/hostile-guest",
         "wit",
         "Cargo.lock",

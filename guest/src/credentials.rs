@@ -1,137 +1,136 @@
-//! The two operations of the WIT `credentials` interface, over any
-//! transport: everything is validated before the first request.
+//! The operations of the WIT `credentials` interface, over any transport:
+//! everything is validated before the first request, and the instance's
+//! cache is consulted before any token request.
 
+use crate::cache::{Lookup, TokenKey};
+use crate::context::Ctx;
 use crate::env::Env;
 use crate::error::Error;
 use crate::identity::Identity;
-use crate::keyvault::{self, Secret, Vault};
-use crate::scope::scope_to_resource;
-use crate::sources;
+use crate::keyvault::{self, Challenge, Secret, Vault};
+use crate::sources::{self, Source};
 use crate::token::Token;
-use crate::transport::Transport;
 
 pub(crate) fn get_token(
-    transport: &dyn Transport,
+    ctx: &mut Ctx<'_>,
     env: &Env,
-    now: u64,
     resource: &str,
     identity: &Identity,
 ) -> Result<Token, Error> {
-    let resource = scope_to_resource(resource)?;
+    let resource = azmi_core::scope::scope_to_resource(resource).map_err(Error::InvalidArgument)?;
     identity.validate()?;
     let source = sources::from_env(env)?;
-    source.get_token(transport, &resource, identity, now)
+    token_from(ctx, &source, &resource, identity)
 }
 
-pub(crate) fn get_secret(
-    transport: &dyn Transport,
-    env: &Env,
-    now: u64,
+/// A token from the cache, or from `source`. A proactive refresh that
+/// fails leaves the still-valid token in use.
+fn token_from(
+    ctx: &mut Ctx<'_>,
+    source: &Source,
+    resource: &str,
+    identity: &Identity,
+) -> Result<Token, Error> {
+    let key = token_key(source, resource, identity);
+    match ctx.cache.token(&key, ctx.now) {
+        Lookup::Fresh(token) => Ok(token),
+        Lookup::RefreshDue(token) => match source.get_token(ctx, resource, identity) {
+            Ok(fresh) => {
+                ctx.cache.put_token(key, fresh.clone());
+                Ok(fresh)
+            }
+            Err(_) => {
+                ctx.cache.refresh_failed(&key, ctx.now);
+                Ok(token)
+            }
+        },
+        Lookup::Missing => {
+            let token = source.get_token(ctx, resource, identity)?;
+            ctx.cache.put_token(key, token.clone());
+            Ok(token)
+        }
+    }
+}
+
+fn token_key(source: &Source, resource: &str, identity: &Identity) -> TokenKey {
+    (source.name(), identity.normalized(), resource.to_owned())
+}
+
+fn validate_secret_args(
     vault_url: &str,
     name: &str,
     version: Option<&str>,
-    identity: &Identity,
-) -> Result<Secret, Error> {
+) -> Result<Vault, Error> {
     let vault = Vault::parse(vault_url)?;
     keyvault::validate_secret_name(name)?;
     if let Some(version) = version {
         keyvault::validate_version(version)?;
     }
-    let token = get_token(transport, env, now, vault.audience(), identity)?;
-    keyvault::get_secret(transport, &vault, name, version, &token.token)
+    Ok(vault)
+}
+
+pub(crate) fn get_secret(
+    ctx: &mut Ctx<'_>,
+    env: &Env,
+    vault_url: &str,
+    name: &str,
+    version: Option<&str>,
+    identity: &Identity,
+) -> Result<Secret, Error> {
+    let vault = validate_secret_args(vault_url, name, version)?;
+    identity.validate()?;
+    let source = sources::from_env(env)?;
+    let mut rediscovered = false;
+    loop {
+        let challenge = match ctx.cache.challenge(vault.host()) {
+            Some(challenge) => challenge,
+            None => {
+                let challenge = keyvault::discover(ctx, &vault, name, version)?;
+                ctx.cache.put_challenge(vault.host(), challenge.clone());
+                challenge
+            }
+        };
+        let token = token_from(ctx, &source, &challenge.resource, identity)?;
+        match keyvault::read(ctx, &vault, name, version, &token.token) {
+            // Refused with a token: the audience or tenant may have moved,
+            // or the token been revoked. Discover again, once, with a new
+            // token (the SDKs do the same).
+            Err(Error::Unauthorized(_)) if !rediscovered => {
+                rediscovered = true;
+                ctx.cache.forget_challenge(vault.host());
+                ctx.cache
+                    .forget_token(&token_key(&source, &challenge.resource, identity));
+            }
+            result => return result,
+        }
+    }
+}
+
+pub(crate) fn discover_vault(
+    ctx: &mut Ctx<'_>,
+    vault_url: &str,
+    name: &str,
+    version: Option<&str>,
+) -> Result<Challenge, Error> {
+    let vault = validate_secret_args(vault_url, name, version)?;
+    keyvault::discover(ctx, &vault, name, version)
+}
+
+pub(crate) fn get_secret_with_token(
+    ctx: &mut Ctx<'_>,
+    vault_url: &str,
+    name: &str,
+    version: Option<&str>,
+    token: &str,
+) -> Result<Secret, Error> {
+    let vault = validate_secret_args(vault_url, name, version)?;
+    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::InvalidArgument(
+            "the token is empty or holds characters a bearer token never has".into(),
+        ));
+    }
+    keyvault::read(ctx, &vault, name, version, token)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testing::{Expect, FakeTransport};
-
-    const IMDS: &str = "http://127.0.0.1:9/metadata/identity/oauth2/token";
-
-    fn env() -> Env {
-        Env::from_pairs([("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9")])
-    }
-
-    #[test]
-    fn secret_flow_gets_a_vault_token_then_reads_with_it() {
-        let fake = FakeTransport::new(vec![
-            Expect::get(IMDS)
-                .query(&[("api-version", "2018-02-01"), ("resource", "https://vault.azure.net")])
-                .reply(200, "application/json", r#"{"access_token":"vault-token","expires_in":3600}"#),
-            Expect::get("https://myvault.vault.azure.net/secrets/mysecret/")
-                .query(&[("api-version", keyvault::API_VERSION)])
-                .header("authorization", "Bearer vault-token")
-                .reply(
-                    200,
-                    "application/json",
-                    r#"{"value":"TOPSECRET","id":"https://myvault.vault.azure.net/secrets/mysecret/0123"}"#,
-                ),
-        ]);
-        let s = get_secret(
-            &fake,
-            &env(),
-            1,
-            "https://myvault.vault.azure.net",
-            "mysecret",
-            None,
-            &Identity::SystemAssigned,
-        )
-        .unwrap();
-        assert_eq!(s.value, "TOPSECRET");
-        fake.assert_done();
-    }
-
-    #[test]
-    fn bad_arguments_fail_before_any_request() {
-        let fake = FakeTransport::new(vec![]);
-        let id = Identity::SystemAssigned;
-        for result in [
-            get_secret(&fake, &env(), 1, "https://evil.example", "s", None, &id).map(|_| ()),
-            get_secret(
-                &fake,
-                &env(),
-                1,
-                "https://myvault.vault.azure.net",
-                "a/b",
-                None,
-                &id,
-            )
-            .map(|_| ()),
-            get_secret(
-                &fake,
-                &env(),
-                1,
-                "https://myvault.vault.azure.net",
-                "s",
-                Some("../x"),
-                &id,
-            )
-            .map(|_| ()),
-            get_secret(
-                &fake,
-                &env(),
-                1,
-                "https://myvault.vault.azure.net",
-                "s",
-                None,
-                &Identity::ClientId("x".into()),
-            )
-            .map(|_| ()),
-            get_token(&fake, &env(), 1, "a b", &id).map(|_| ()),
-            get_token(
-                &fake,
-                &Env::from_pairs([("AZURE_POD_IDENTITY_AUTHORITY_HOST", "nope")]),
-                1,
-                "r",
-                &id,
-            )
-            .map(|_| ()),
-        ] {
-            assert!(
-                matches!(result, Err(Error::InvalidArgument(_))),
-                "{result:?}"
-            );
-        }
-        assert_eq!(*fake.calls.borrow(), 0);
-    }
-}
+mod tests;

@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::context::Ctx;
 use crate::error::{Error, ServiceError, sanitize_message};
 use crate::identity::Identity;
+use crate::retry::{self, Failure, Kind, Retry};
 use crate::token::{Token, parse_token_response};
-use crate::transport::{Request, Response, Timeouts, Transport, TransportError};
+use crate::transport::{Request, Response, Timeouts, TransportError};
 
 /// Token responses are a few KiB; anything near this is not one.
 pub(crate) const MAX_TOKEN_RESPONSE: usize = 64 * 1024;
@@ -32,16 +34,24 @@ pub(crate) enum Peer {
     Vault,
 }
 
-/// Sends `request`, mapping transport failures to errors that name the URL
-/// and the fix.
-pub(crate) fn send(
-    transport: &dyn Transport,
-    request: &Request,
-    peer: Peer,
-) -> Result<Response, Error> {
-    transport
-        .send(request)
-        .map_err(|e| transport_error(e, &request.display_url(), peer))
+/// Sends `request` once. Transport failures become errors that name the
+/// URL and the fix; those a retry may cure (a read timeout, a connection
+/// cut mid-response) are marked retryable. Nothing answering is final: off
+/// Azure, retrying only delays "unavailable".
+pub(crate) fn attempt(ctx: &Ctx<'_>, request: &Request, peer: Peer) -> Result<Response, Failure> {
+    ctx.transport.send(request).map_err(|e| {
+        let retry = match e {
+            TransportError::ReadTimeout(_) | TransportError::Interrupted(_) => Retry::Yes {
+                after: None,
+                gone: false,
+            },
+            _ => Retry::No,
+        };
+        Failure {
+            error: transport_error(e, &request.display_url(), peer),
+            retry,
+        }
+    })
 }
 
 fn transport_error(err: TransportError, url: &str, peer: Peer) -> Error {
@@ -64,6 +74,7 @@ fn transport_error(err: TransportError, url: &str, peer: Peer) -> Error {
         (TransportError::ConnectTimeout(why), Peer::Vault) => {
             Error::Timeout(format!("connecting to {url} timed out ({why})"))
         }
+        (TransportError::Interrupted(why), _) => Error::Other(format!("{url}: {why}")),
         (TransportError::ReadTimeout(why), _) => Error::Timeout(format!(
             "{url} accepted the connection but did not answer in time ({why})"
         )),
@@ -77,27 +88,43 @@ fn transport_error(err: TransportError, url: &str, peer: Peer) -> Error {
     }
 }
 
-/// Turns a token endpoint's final response into a token or the error its
-/// status means. `what` names the endpoint in messages ("IMDS at …").
-pub(crate) fn token_response(
-    response: &Response,
-    what: &str,
-    resource: &str,
-    identity: &Identity,
-    now: u64,
-) -> Result<Token, Error> {
-    match response.status {
-        200 => parse_token_response(&response.body, resource, now, what),
-        _ => Err(status_error(response, what, identity)),
+/// What a token request is about, for its response's errors.
+pub(crate) struct TokenCall<'a> {
+    pub(crate) kind: Kind,
+    /// Names the endpoint in messages ("IMDS at …").
+    pub(crate) what: &'a str,
+    pub(crate) resource: &'a str,
+    pub(crate) identity: &'a Identity,
+    /// A credential the request carried (an identity header, an Arc key),
+    /// removed from anything the endpoint says back.
+    pub(crate) secret: Option<&'a str>,
+    pub(crate) now: u64,
+}
+
+/// Turns a token endpoint's response into a token, or into the error its
+/// status means, retryable as the call's rules say.
+pub(crate) fn token_attempt(response: &Response, call: &TokenCall<'_>) -> Result<Token, Failure> {
+    if response.status == 200 {
+        return parse_token_response(&response.body, call.resource, call.now, call.what)
+            .map_err(Failure::from);
     }
+    Err(Failure {
+        error: status_error(response, call.what, call.identity, call.secret),
+        retry: retry::retry_for(call.kind, response),
+    })
 }
 
 /// The error a token endpoint's non-200 status means.
-pub(crate) fn status_error(response: &Response, what: &str, identity: &Identity) -> Error {
+pub(crate) fn status_error(
+    response: &Response,
+    what: &str,
+    identity: &Identity,
+    secret: Option<&str>,
+) -> Error {
     match response.status {
         300..=399 => redirect_refused(what, response.status),
         400 => {
-            let e = service_error(response, None);
+            let e = service_error(response, secret);
             if identity.is_user_assigned() {
                 Error::NotFound(e)
             } else {
@@ -106,9 +133,9 @@ pub(crate) fn status_error(response: &Response, what: &str, identity: &Identity)
                 ))
             }
         }
-        401 => Error::Unauthorized(service_error(response, None)),
+        401 => Error::Unauthorized(service_error(response, secret)),
         403 => {
-            let e = service_error(response, None);
+            let e = service_error(response, secret);
             // Docker Desktop answers 403 "... unreachable network" on
             // 169.254.169.254: not an identity endpoint at all
             // (azure-sdk-for-go#21417).
@@ -118,7 +145,7 @@ pub(crate) fn status_error(response: &Response, what: &str, identity: &Identity)
                 Error::Forbidden(e)
             }
         }
-        _ => Error::Service(service_error(response, None)),
+        _ => Error::Service(service_error(response, secret)),
     }
 }
 

@@ -3,9 +3,16 @@
 
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Default)]
+/// `Debug` shows names only: some values are credentials.
+#[derive(Clone, Default)]
 pub(crate) struct Env {
     vars: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.vars.keys()).finish()
+    }
 }
 
 impl Env {

@@ -69,7 +69,7 @@ fn us_date(s: &str) -> Option<u64> {
 /// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`, and the same with a space for
 /// `T` (as MSAL Go accepts).
 fn rfc3339(s: &str) -> Option<u64> {
-    if s.len() < 20 {
+    if s.len() < 20 || !s.is_char_boundary(10) {
         return None;
     }
     let (date, rest) = s.split_at(10);
@@ -219,6 +219,8 @@ mod tests {
             "2019-06-20T02:57:58",
             "tomorrow",
             "",
+            // A multi-byte character across the date's end (found in review).
+            "2019-06-0éT02:57:58Z",
         ] {
             assert!(timestamp(&json!(bad)).is_err(), "{bad}");
         }

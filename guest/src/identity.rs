@@ -2,7 +2,7 @@
 
 use crate::error::Error;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Identity {
     SystemAssigned,
     ClientId(String),
@@ -19,6 +19,17 @@ impl Identity {
             Identity::ClientId(id) => validate_guid("client id", id),
             Identity::ObjectId(id) => validate_guid("object id", id),
             Identity::ResourceId(id) => validate_resource_id(id),
+        }
+    }
+
+    /// The identity with its id lower-cased: Azure ids are
+    /// case-insensitive, so `ABC` and `abc` share cached tokens.
+    pub(crate) fn normalized(&self) -> Identity {
+        match self {
+            Identity::SystemAssigned => Identity::SystemAssigned,
+            Identity::ClientId(id) => Identity::ClientId(id.to_ascii_lowercase()),
+            Identity::ObjectId(id) => Identity::ObjectId(id.to_ascii_lowercase()),
+            Identity::ResourceId(id) => Identity::ResourceId(id.to_ascii_lowercase()),
         }
     }
 

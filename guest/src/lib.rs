@@ -5,6 +5,8 @@
 //! unit-tested natively; `wasi_http` is the only module that talks to the
 //! host, and this file only maps between the WIT types and the guest's own.
 
+mod cache;
+mod context;
 mod credentials;
 mod endpoint;
 mod env;
@@ -12,7 +14,7 @@ mod error;
 mod expiry;
 mod identity;
 mod keyvault;
-mod scope;
+mod retry;
 mod sources;
 mod token;
 mod transport;
@@ -33,18 +35,45 @@ use bindings::exports::azmi::identity::credentials as wit;
 
 struct Component;
 
+/// Tokens and challenges, for as long as this instance lives.
+static CACHE: std::sync::LazyLock<std::sync::Mutex<cache::Cache>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Runs `operation` with a fresh call context: the instance's cache, the
+/// wasi:http transport, the retry policy the host set (`AZMI_RETRY`).
+fn with_ctx<T>(
+    operation: impl FnOnce(&mut context::Ctx<'_>, &env::Env) -> Result<T, error::Error>,
+) -> Result<T, wit::Error> {
+    let env = env::Env::from_process();
+    let policy = match env.get(azmi_core::AZMI_RETRY) {
+        None => retry::Policy::default(),
+        Some(text) => retry::Policy::parse(text).map_err(|why| {
+            error::Error::InvalidArgument(format!("{}: {why}", azmi_core::AZMI_RETRY))
+        })?,
+    };
+    let clock = context::WasiClock::new();
+    // A poisoned lock only means an earlier call panicked mid-update; the
+    // entries are still whole, so keep using them.
+    let mut cache = CACHE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut ctx = context::Ctx {
+        transport: &wasi_http::WasiHttp,
+        clock: &clock,
+        policy,
+        now: now(),
+        cache: &mut cache,
+    };
+    Ok(operation(&mut ctx, &env)?)
+}
+
 impl wit::Guest for Component {
     fn get_token(
         resource: String,
         identity: Option<wit::Identity>,
     ) -> Result<wit::AccessToken, wit::Error> {
-        let token = credentials::get_token(
-            &wasi_http::WasiHttp,
-            &env::Env::from_process(),
-            now(),
-            &resource,
-            &identity_from_wit(identity),
-        )?;
+        let identity = identity_from_wit(identity);
+        let token = with_ctx(|ctx, env| credentials::get_token(ctx, env, &resource, &identity))?;
         Ok(wit::AccessToken {
             token: token.token,
             token_type: token.token_type,
@@ -60,27 +89,52 @@ impl wit::Guest for Component {
         version: Option<String>,
         identity: Option<wit::Identity>,
     ) -> Result<wit::Secret, wit::Error> {
-        let secret = credentials::get_secret(
-            &wasi_http::WasiHttp,
-            &env::Env::from_process(),
-            now(),
-            &vault_url,
-            &name,
-            version.as_deref(),
-            &identity_from_wit(identity),
-        )?;
-        Ok(wit::Secret {
-            value: secret.value,
-            id: secret.id,
-            version: secret.version,
-            content_type: secret.content_type,
-            enabled: secret.enabled,
-            created: secret.created,
-            updated: secret.updated,
-            expires: secret.expires,
-            not_before: secret.not_before,
-            tags: secret.tags,
+        let identity = identity_from_wit(identity);
+        with_ctx(|ctx, env| {
+            credentials::get_secret(ctx, env, &vault_url, &name, version.as_deref(), &identity)
         })
+        .map(secret_to_wit)
+    }
+
+    fn discover_vault(
+        vault_url: String,
+        name: String,
+        version: Option<String>,
+    ) -> Result<wit::VaultChallenge, wit::Error> {
+        let challenge = with_ctx(|ctx, _| {
+            credentials::discover_vault(ctx, &vault_url, &name, version.as_deref())
+        })?;
+        Ok(wit::VaultChallenge {
+            resource: challenge.resource,
+            tenant: challenge.tenant,
+        })
+    }
+
+    fn get_secret_with_token(
+        vault_url: String,
+        name: String,
+        version: Option<String>,
+        token: String,
+    ) -> Result<wit::Secret, wit::Error> {
+        with_ctx(|ctx, _| {
+            credentials::get_secret_with_token(ctx, &vault_url, &name, version.as_deref(), &token)
+        })
+        .map(secret_to_wit)
+    }
+}
+
+fn secret_to_wit(secret: keyvault::Secret) -> wit::Secret {
+    wit::Secret {
+        value: secret.value,
+        id: secret.id,
+        version: secret.version,
+        content_type: secret.content_type,
+        enabled: secret.enabled,
+        created: secret.created,
+        updated: secret.updated,
+        expires: secret.expires,
+        not_before: secret.not_before,
+        tags: secret.tags,
     }
 }
 

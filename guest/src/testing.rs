@@ -170,3 +170,62 @@ impl Transport for FakeTransport {
         })
     }
 }
+
+/// A clock for unit tests: sleeping only moves virtual time.
+#[derive(Default)]
+pub(crate) struct FakeClock {
+    now: std::cell::Cell<std::time::Duration>,
+    pub(crate) slept: RefCell<Vec<std::time::Duration>>,
+}
+
+impl crate::retry::Clock for FakeClock {
+    fn elapsed(&self) -> std::time::Duration {
+        self.now.get()
+    }
+
+    fn sleep(&self, duration: std::time::Duration) {
+        self.slept.borrow_mut().push(duration);
+        self.now.set(self.now.get() + duration);
+    }
+
+    fn jitter(&self) -> f64 {
+        0.5
+    }
+}
+
+/// What a unit test needs to make a `Ctx`: a clock, a cache, a time.
+pub(crate) struct Harness {
+    pub(crate) clock: FakeClock,
+    pub(crate) cache: crate::cache::Cache,
+    pub(crate) now: u64,
+    pub(crate) policy: crate::retry::Policy,
+}
+
+impl Harness {
+    pub(crate) fn new() -> Harness {
+        Harness {
+            clock: FakeClock::default(),
+            cache: crate::cache::Cache::default(),
+            now: 1_700_000_000,
+            policy: crate::retry::Policy::default(),
+        }
+    }
+
+    /// One attempt only, whatever the status.
+    pub(crate) fn no_retries() -> Harness {
+        let mut h = Harness::new();
+        h.policy.max_retries = 0;
+        h.policy.gone_min_total = std::time::Duration::ZERO;
+        h
+    }
+
+    pub(crate) fn ctx<'a>(&'a mut self, transport: &'a dyn Transport) -> crate::context::Ctx<'a> {
+        crate::context::Ctx {
+            transport,
+            clock: &self.clock,
+            policy: self.policy,
+            now: self.now,
+            cache: &mut self.cache,
+        }
+    }
+}

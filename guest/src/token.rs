@@ -10,10 +10,6 @@ use serde_json::Value;
 use crate::error::Error;
 use crate::expiry::{seconds, timestamp};
 
-/// Tokens living at least this long are refreshed at half-life, as in every
-/// Azure SDK (reference managed-identity.md §11).
-const HALF_LIFE_REFRESH_MIN_LIFETIME: u64 = 2 * 60 * 60;
-
 /// An access token. `Debug` never prints the token itself.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Token {
@@ -89,16 +85,13 @@ pub(crate) fn parse_token_response(
         )));
     }
 
-    let refresh_at = match fields.get("refresh_in") {
+    let refresh_in = match fields.get("refresh_in") {
         Some(v) if !v.is_null() => {
-            let refresh_in = seconds(v).map_err(|e| invalid(&format!("refresh_in {e}")))?;
-            Some(now.saturating_add(refresh_in).min(expires_on))
+            Some(seconds(v).map_err(|e| invalid(&format!("refresh_in {e}")))?)
         }
-        _ => {
-            let lifetime = expires_on - now;
-            (lifetime >= HALF_LIFE_REFRESH_MIN_LIFETIME).then(|| now + lifetime / 2)
-        }
+        _ => None,
     };
+    let refresh_at = azmi_core::freshness::refresh_at(now, expires_on - now, refresh_in);
 
     Ok(Token {
         token,

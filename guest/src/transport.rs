@@ -23,6 +23,7 @@ pub(crate) struct Timeouts {
 }
 
 /// One outgoing request.
+#[derive(Clone)]
 pub(crate) struct Request {
     pub(crate) method: Method,
     pub(crate) scheme: Scheme,
@@ -45,6 +46,19 @@ impl Request {
     pub(crate) fn display_url(&self) -> String {
         let path = self.path_and_query.split('?').next().unwrap_or_default();
         format!("{}://{}{}", self.scheme.as_str(), self.authority, path)
+    }
+}
+
+impl Request {
+    /// The same request with every deadline cut to `remaining`, so that no
+    /// attempt outlives the call.
+    pub(crate) fn within(mut self, remaining: Duration) -> Request {
+        let remaining = remaining.max(Duration::from_millis(1));
+        let t = &mut self.timeouts;
+        t.connect = t.connect.min(remaining);
+        t.first_byte = t.first_byte.min(remaining);
+        t.between_bytes = t.between_bytes.min(remaining);
+        self
     }
 }
 
@@ -111,6 +125,8 @@ pub(crate) enum TransportError {
     /// Connected, but the response (or the rest of its body) did not arrive
     /// in time.
     ReadTimeout(String),
+    /// The connection closed before a complete response.
+    Interrupted(String),
     /// The TLS handshake failed (certificate, protocol, alert).
     Tls(String),
     /// The response body was longer than `max_response_bytes`.

@@ -160,7 +160,7 @@ pub(crate) fn map_error_code(code: ErrorCode) -> TransportError {
             TransportError::Unreachable("the destination is unreachable".into())
         }
         ErrorCode::ConnectionTerminated | ErrorCode::HttpResponseIncomplete => {
-            TransportError::Unreachable("the connection closed before a complete response".into())
+            TransportError::Interrupted("the connection closed before a complete response".into())
         }
         ErrorCode::DnsTimeout => TransportError::ConnectTimeout("the name lookup timed out".into()),
         ErrorCode::ConnectionTimeout => {

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use azmi_sources::{
+use azmi_core::{
     AZMI_IDENTITY_SOURCE, AZURE_POD_IDENTITY_AUTHORITY_HOST, DetectError, SECRET_VARIABLES, Source,
 };
 use rustls::pki_types::CertificateDer;
@@ -20,11 +20,11 @@ use rustls::pki_types::CertificateDer;
 use crate::Error;
 use crate::egress::connect::Connector;
 use crate::egress::{Resolve, SystemResolver};
-use crate::limits::{CallLimits, RequestLimits};
+use crate::limits::{CallLimits, RequestLimits, RetryPolicy};
 use crate::policy::{self, ConnectTo, EgressPolicy, Scheme};
 
 /// The IMDS base URL used when none is configured.
-pub const DEFAULT_IMDS_ENDPOINT: &str = azmi_sources::IMDS_DEFAULT_BASE;
+pub const DEFAULT_IMDS_ENDPOINT: &str = azmi_core::IMDS_DEFAULT_BASE;
 
 /// The environment variable the Azure SDKs (and azmi's component) read as
 /// the IMDS base URL.
@@ -35,19 +35,19 @@ pub const IMDS_ENDPOINT_VAR: &str = AZURE_POD_IDENTITY_AUTHORITY_HOST;
 /// `AZMI_IDENTITY_SOURCE`). Nothing else from the host's environment
 /// reaches a component.
 pub const IDENTITY_VARIABLES: &[&str] = &[
-    azmi_sources::IDENTITY_ENDPOINT,
-    azmi_sources::IDENTITY_HEADER,
-    azmi_sources::IDENTITY_SERVER_THUMBPRINT,
-    azmi_sources::IMDS_ENDPOINT,
-    azmi_sources::MSI_ENDPOINT,
-    azmi_sources::MSI_SECRET,
-    azmi_sources::DEFAULT_IDENTITY_CLIENT_ID,
+    azmi_core::IDENTITY_ENDPOINT,
+    azmi_core::IDENTITY_HEADER,
+    azmi_core::IDENTITY_SERVER_THUMBPRINT,
+    azmi_core::IMDS_ENDPOINT,
+    azmi_core::MSI_ENDPOINT,
+    azmi_core::MSI_SECRET,
+    azmi_core::DEFAULT_IDENTITY_CLIENT_ID,
     AZURE_POD_IDENTITY_AUTHORITY_HOST,
 ];
 
 /// Where the Arc agent keeps its key files on a Linux host, and the path at
 /// which the component sees them.
-pub const ARC_TOKEN_DIR: &str = azmi_sources::ARC_TOKEN_DIR;
+pub const ARC_TOKEN_DIR: &str = azmi_core::ARC_TOKEN_DIR;
 
 /// Whether the Azure Connected Machine agent is installed here (its
 /// `himds` binary exists), which makes this an Arc server even when the
@@ -60,7 +60,7 @@ pub fn arc_agent_installed() -> bool {
             .join("himds.exe")
     });
     #[cfg(not(windows))]
-    let binary = Some(PathBuf::from(azmi_sources::ARC_AGENT_BINARY));
+    let binary = Some(PathBuf::from(azmi_core::ARC_AGENT_BINARY));
     binary.is_some_and(|b| b.is_file())
 }
 
@@ -82,6 +82,7 @@ pub struct Config {
     pub(crate) arc_token_dir: Option<PathBuf>,
     pub(crate) source: Source,
     pub(crate) limits: CallLimits,
+    pub(crate) retry: RetryPolicy,
 }
 
 impl Config {
@@ -126,6 +127,7 @@ impl fmt::Debug for Config {
             .field("guest_env", &self.guest_variables())
             .field("arc_token_dir", &self.arc_token_dir)
             .field("limits", &self.limits)
+            .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
 }
@@ -144,6 +146,7 @@ pub struct ConfigBuilder {
     resolver: Arc<dyn Resolve>,
     call: CallLimits,
     request: RequestLimits,
+    retry: RetryPolicy,
 }
 
 impl Default for ConfigBuilder {
@@ -161,6 +164,7 @@ impl Default for ConfigBuilder {
             resolver: Arc::new(SystemResolver),
             call: CallLimits::default(),
             request: RequestLimits::default(),
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -277,6 +281,12 @@ impl ConfigBuilder {
         self
     }
 
+    /// How the component retries (see `RetryPolicy`).
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> ConfigBuilder {
+        self.retry = retry;
+        self
+    }
+
     /// Limits of each outgoing request.
     pub fn request_limits(mut self, limits: RequestLimits) -> ConfigBuilder {
         self.request = limits;
@@ -303,6 +313,7 @@ impl ConfigBuilder {
             resolver,
             call,
             request,
+            retry,
         } = self;
         for name in identity_env.keys().chain(guest_env.iter().map(|(n, _)| n)) {
             if !IDENTITY_VARIABLES.contains(&name.as_str()) {
@@ -317,10 +328,15 @@ impl ConfigBuilder {
         }
         let lookup = |name: &str| identity_env.get(name).cloned();
         let source =
-            azmi_sources::resolve(source, &lookup, arc_agent_present).map_err(|e| match e {
+            azmi_core::resolve(source, &lookup, arc_agent_present).map_err(|e| match e {
                 DetectError::IdentityEndpointAlone => Error::Unavailable(e.to_string()),
                 other => Error::Config(other.to_string()),
             })?;
+        if cfg!(windows) && source == Source::Arc {
+            return Err(Error::Config(
+                "Azure Arc on Windows is not supported: the agent names its key files by Windows paths, which the component cannot reach".into(),
+            ));
+        }
         let (rule, imds_base) = endpoints::endpoint_rule(source, &identity_env)?;
 
         // The component sees the chosen source's variables, and the choice.
@@ -338,6 +354,13 @@ impl ConfigBuilder {
             env.insert(IMDS_ENDPOINT_VAR.to_owned(), base);
         }
         env.insert(AZMI_IDENTITY_SOURCE.to_owned(), source.name().to_owned());
+        if !(retry.time_scale > 0.0 && retry.time_scale <= 1.0) {
+            return Err(Error::Config(format!(
+                "the retry time scale {} is not in (0, 1]",
+                retry.time_scale
+            )));
+        }
+        env.insert(azmi_core::AZMI_RETRY.to_owned(), retry.encode(call.timeout));
         env.extend(guest_env);
 
         let vaults = vaults
@@ -371,6 +394,7 @@ impl ConfigBuilder {
             arc_token_dir: (source == Source::Arc).then_some(arc_token_dir),
             source,
             limits: call,
+            retry,
         })
     }
 }

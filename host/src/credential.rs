@@ -1,10 +1,20 @@
-//! `Credential`: a runtime plus a configuration, and the two calls. Each
-//! call gets a fresh sandbox, bounded by the wall-clock deadline (I/O), the
-//! epoch deadline (CPU) and the memory limit; the store is dropped after.
+//! `Credential`: a runtime, a configuration and a token cache, and the
+//! calls. Each call into the component gets a fresh sandbox, bounded by the
+//! wall-clock deadline (I/O), the CPU budget and the memory limit; the store
+//! is dropped after.
+//!
+//! Tokens are cached here (see `cache`); `get_secret` therefore drives the
+//! component in steps: discover the vault's challenge (cached per vault),
+//! get a token for the resource it names (cached), read the secret with it,
+//! and on a 401 discover again once, as the Azure SDKs do.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use wasmtime::Store;
 
 use crate::bindings::{CredentialProvider, WitIdentity, identity_to_wit};
+use crate::cache::{CacheStats, Key, TokenCache};
 use crate::config::Config;
 use crate::runtime::Runtime;
 use crate::sandbox::State;
@@ -12,20 +22,48 @@ use crate::types::{AccessToken, Identity, Secret};
 use crate::{Error, bindings};
 
 /// Fetches tokens and secrets through the sandboxed component, as its
-/// `Config` allows. Cheap to clone; calls may run concurrently.
+/// `Config` allows. Cheap to clone (clones share the cache); calls may run
+/// concurrently.
 #[derive(Clone, Debug)]
 pub struct Credential {
     runtime: Runtime,
     config: Config,
+    shared: Arc<Shared>,
 }
 
-type CallResult<T> =
-    wasmtime::Result<Result<T, bindings::exports::azmi::identity::credentials::Error>>;
+#[derive(Default)]
+struct Shared {
+    tokens: Arc<TokenCache>,
+    /// Vault host → the resource its verified challenge named.
+    challenges: Mutex<HashMap<String, String>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("tokens", &self.tokens.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+type WitResult<T> = Result<T, bindings::exports::azmi::identity::credentials::Error>;
+type CallResult<T> = wasmtime::Result<WitResult<T>>;
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 
 impl Credential {
-    /// A credential that runs `runtime`'s component under `config`.
+    /// A credential that runs `runtime`'s component under `config`, with an
+    /// empty cache.
     pub fn new(runtime: Runtime, config: Config) -> Credential {
-        Credential { runtime, config }
+        Credential {
+            runtime,
+            config,
+            shared: Arc::default(),
+        }
     }
 
     /// The configuration.
@@ -33,8 +71,13 @@ impl Credential {
         &self.config
     }
 
+    /// How the token cache has been used.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.shared.tokens.stats()
+    }
+
     /// Gets an access token for `resource` (a resource URI, or one scope
-    /// ending in `/.default`).
+    /// ending in `/.default`), from the cache when it holds a usable one.
     ///
     /// # Errors
     /// Any `Error` case; see its documentation.
@@ -43,19 +86,44 @@ impl Credential {
         resource: &str,
         identity: &Identity,
     ) -> Result<AccessToken, Error> {
-        let identity = wit_identity(identity);
-        self.call(async |instance, store| {
-            instance
-                .azmi_identity_credentials()
-                .call_get_token(store, resource, identity.as_ref())
+        let resource =
+            azmi_core::scope::scope_to_resource(resource).map_err(Error::InvalidArgument)?;
+        let key = self.key(&resource, identity);
+        let wit = wit_identity(identity);
+        self.shared
+            .tokens
+            .get(key, now, || async {
+                self.call(async |instance, store| {
+                    instance
+                        .azmi_identity_credentials()
+                        .call_get_token(store, &resource, wit.as_ref())
+                        .await
+                })
                 .await
-        })
-        .await
-        .map(AccessToken::from)
+                .map(AccessToken::from)
+            })
+            .await
+    }
+
+    fn key(&self, resource: &str, identity: &Identity) -> Key {
+        let lower = |id: &String| id.to_ascii_lowercase();
+        let identity = match identity {
+            Identity::SystemAssigned => Identity::SystemAssigned,
+            Identity::ClientId(id) => Identity::ClientId(lower(id)),
+            Identity::ObjectId(id) => Identity::ObjectId(lower(id)),
+            Identity::ResourceId(id) => Identity::ResourceId(lower(id)),
+        };
+        Key {
+            source: self.config.source,
+            identity,
+            resource: resource.to_owned(),
+        }
     }
 
     /// Reads secret `name` (at `version`, or the latest) from the vault at
-    /// `vault_url`, which the configuration must allow.
+    /// `vault_url`, which the configuration must allow. The token is for the
+    /// audience the vault's challenge names, once the component has checked
+    /// that the audience belongs to the vault's cloud.
     ///
     /// # Errors
     /// Any `Error` case; see its documentation.
@@ -66,15 +134,71 @@ impl Credential {
         version: Option<&str>,
         identity: &Identity,
     ) -> Result<Secret, Error> {
-        let identity = wit_identity(identity);
-        self.call(async |instance, store| {
-            instance
-                .azmi_identity_credentials()
-                .call_get_secret(store, vault_url, name, version, identity.as_ref())
+        let vault = vault_key(vault_url);
+        let mut rediscovered = false;
+        loop {
+            let resource = match self.cached_challenge(&vault) {
+                Some(resource) => resource,
+                None => {
+                    let challenge = self
+                        .call(async |instance, store| {
+                            instance
+                                .azmi_identity_credentials()
+                                .call_discover_vault(store, vault_url, name, version)
+                                .await
+                        })
+                        .await?;
+                    self.remember_challenge(&vault, &challenge.resource);
+                    challenge.resource
+                }
+            };
+            let token = self.get_token(&resource, identity).await?;
+            let result = self
+                .call(async |instance, store| {
+                    instance
+                        .azmi_identity_credentials()
+                        .call_get_secret_with_token(store, vault_url, name, version, &token.token)
+                        .await
+                })
                 .await
-        })
-        .await
-        .map(Secret::from)
+                .map(Secret::from);
+            match result {
+                // Refused with a token: the audience or tenant may have
+                // moved, or the token been revoked. Once, forget both and
+                // start over.
+                Err(Error::Unauthorized(_)) if !rediscovered => {
+                    rediscovered = true;
+                    self.forget_challenge(&vault);
+                    self.shared.tokens.forget(&self.key(&resource, identity));
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn cached_challenge(&self, vault: &str) -> Option<String> {
+        self.shared
+            .challenges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(vault)
+            .cloned()
+    }
+
+    fn remember_challenge(&self, vault: &str, resource: &str) {
+        self.shared
+            .challenges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(vault.to_owned(), resource.to_owned());
+    }
+
+    fn forget_challenge(&self, vault: &str) {
+        self.shared
+            .challenges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(vault);
     }
 
     /// Runs `invoke` on a fresh instance in a fresh store, under the
@@ -123,6 +247,16 @@ impl Credential {
     }
 }
 
+/// The cache key of a vault: its host, lower-case (the component validates
+/// the URL itself; an invalid one fails there, whatever its key).
+fn vault_key(vault_url: &str) -> String {
+    vault_url
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|uri| uri.host().map(str::to_ascii_lowercase))
+        .unwrap_or_else(|| vault_url.to_owned())
+}
+
 fn wit_identity(identity: &Identity) -> Option<WitIdentity> {
     match identity {
         Identity::SystemAssigned => None,
@@ -137,7 +271,7 @@ fn classify_trap(trap: &wasmtime::Error, state: &State, config: &Config) -> Erro
             config.limits.memory_bytes
         ));
     }
-    if trap.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
+    if state.cpu.exceeded {
         return Error::ResourceLimit(format!(
             "the component ran for more than {:?} of CPU time and was stopped",
             config.limits.cpu

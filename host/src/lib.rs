@@ -35,6 +35,7 @@
 #![deny(missing_docs)]
 
 mod bindings;
+mod cache;
 mod config;
 mod credential;
 mod egress;
@@ -47,7 +48,8 @@ mod sandbox;
 mod tls;
 mod types;
 
-pub use azmi_sources::Source;
+pub use azmi_core::Source;
+pub use cache::CacheStats;
 pub use config::{
     ARC_TOKEN_DIR, Config, ConfigBuilder, DEFAULT_IMDS_ENDPOINT, IDENTITY_VARIABLES,
     IMDS_ENDPOINT_VAR, arc_agent_installed,
@@ -55,7 +57,7 @@ pub use config::{
 pub use credential::Credential;
 pub use egress::{Resolve, ResolveFuture, StaticResolver, SystemResolver};
 pub use error::{Error, ServiceError};
-pub use limits::{CallLimits, RequestLimits};
+pub use limits::{CallLimits, RequestLimits, RetryPolicy};
 pub use policy::{ConnectTo, DestinationKind};
 pub use runtime::Runtime;
 pub use types::{AccessToken, Identity, Secret};

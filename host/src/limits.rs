@@ -45,10 +45,67 @@ pub struct CallLimits {
 impl Default for CallLimits {
     fn default() -> CallLimits {
         CallLimits {
-            timeout: Duration::from_secs(30),
+            // Long enough for IMDS's 410 ("back within 70 s") to pass.
+            timeout: Duration::from_secs(90),
             cpu: Duration::from_secs(1),
             memory_bytes: 32 << 20,
         }
+    }
+}
+
+/// How the component retries a request that failed in a way a retry may
+/// cure (reference managed-identity.md §10.2): IMDS and the Arc agent on
+/// 404, 410, 429 and 5xx, the other identity endpoints on 408, 429, 500,
+/// 502, 503 and 504, Key Vault on 408, 429 and 5xx, and any peer after a
+/// read timeout or a connection cut mid-response. Nothing answering is not
+/// retried. Waits grow exponentially with ±20 % jitter, `Retry-After` is
+/// honoured up to `retry_after_cap`, and no wait passes the call's deadline.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// The first wait; each next one doubles.
+    pub base_delay: Duration,
+    /// The longest single wait.
+    pub max_delay: Duration,
+    /// After IMDS answers 410 ("updating"), keep trying this long in total.
+    pub gone_min_total: Duration,
+    /// The longest `Retry-After` honoured.
+    pub retry_after_cap: Duration,
+    /// Multiplies every wait, and the 410 floor: 1 in production, smaller
+    /// in tests that should not sleep for a minute.
+    pub time_scale: f64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            max_retries: 5,
+            base_delay: Duration::from_millis(800),
+            max_delay: Duration::from_secs(60),
+            gone_min_total: Duration::from_secs(70),
+            retry_after_cap: Duration::from_secs(60),
+            time_scale: 1.0,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The `AZMI_RETRY` value that tells the component this policy; the
+    /// component stops retrying a little before `timeout`, so that it
+    /// reports its own last error rather than being cut off.
+    pub(crate) fn encode(&self, timeout: Duration) -> String {
+        let margin = (timeout / 10).min(Duration::from_secs(1));
+        format!(
+            "max_retries={},base_ms={},max_delay_ms={},gone_min_ms={},retry_after_cap_ms={},deadline_ms={},scale={}",
+            self.max_retries,
+            self.base_delay.as_millis(),
+            self.max_delay.as_millis(),
+            self.gone_min_total.as_millis(),
+            self.retry_after_cap.as_millis(),
+            timeout.saturating_sub(margin).as_millis(),
+            self.time_scale,
+        )
     }
 }
 

@@ -124,9 +124,23 @@ impl Runtime {
     pub(crate) fn store(&self, config: &Config) -> Result<Store<State>, Error> {
         let mut store = Store::new(&self.inner.engine, State::new(config)?);
         store.limiter(|state| &mut state.limiter);
-        let ticks = (config.limits.cpu.as_millis() / EPOCH_TICK.as_millis()).max(1);
-        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
-        store.epoch_deadline_trap();
+        let budget = u64::try_from(config.limits.cpu.as_millis() / EPOCH_TICK.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |mut context| {
+            let cpu = &mut context.data_mut().cpu;
+            cpu.ticks += 1;
+            if cpu.ticks > budget {
+                cpu.exceeded = true;
+                return Err(wasmtime::format_err!(
+                    "the component exceeded its CPU budget"
+                ));
+            }
+            // Yield to other tasks at every tick: a busy component cannot
+            // starve the calls of other tenants.
+            Ok(wasmtime::UpdateDeadline::Yield(1))
+        });
         Ok(store)
     }
 }

@@ -24,6 +24,7 @@ pub(crate) struct State {
     table: ResourceTable,
     hooks: EgressHooks,
     pub(crate) limiter: Limiter,
+    pub(crate) cpu: CpuMeter,
     pub(crate) stderr: MemoryOutputPipe,
     pub(crate) denials: DenialLog,
 }
@@ -49,6 +50,7 @@ impl State {
                 memory_bytes: config.limits.memory_bytes,
                 memory_exceeded: false,
             },
+            cpu: CpuMeter::default(),
             stderr,
             denials,
         })
@@ -188,4 +190,18 @@ impl wasmtime::ResourceLimiter for Limiter {
     ) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
+}
+
+/// Counts the epoch ticks during which the component was running wasm.
+///
+/// The engine's epoch advances every `EPOCH_TICK` whether or not the
+/// component runs; the store's deadline is always one tick ahead, and the
+/// callback that fires when wasm code notices it passed counts one tick. A
+/// component blocked for seconds on a host call notices once when it
+/// resumes, so waiting on I/O costs one tick, not its duration: the budget
+/// measures CPU, and the wall-clock deadline measures the rest.
+#[derive(Debug, Default)]
+pub(crate) struct CpuMeter {
+    pub(crate) ticks: u64,
+    pub(crate) exceeded: bool,
 }

@@ -4,7 +4,7 @@
 use std::fmt;
 
 /// Which managed identity to use.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub enum Identity {
     /// The resource's system-assigned identity.
     #[default]

@@ -137,12 +137,12 @@ async fn the_component_sees_only_its_sources_variables() {
         .unwrap();
     assert_eq!(
         attempt(&config, "env").await,
-        Ok("AZMI_IDENTITY_SOURCE,IDENTITY_ENDPOINT,IDENTITY_HEADER".into())
+        Ok("AZMI_IDENTITY_SOURCE,AZMI_RETRY,IDENTITY_ENDPOINT,IDENTITY_HEADER".into())
     );
     let config = arc_config(&layout);
     assert_eq!(
         attempt(&config, "env").await,
-        Ok("AZMI_IDENTITY_SOURCE".into())
+        Ok("AZMI_IDENTITY_SOURCE,AZMI_RETRY".into())
     );
 }
 
@@ -159,6 +159,45 @@ async fn an_unreadable_token_directory_is_a_clear_configuration_error() {
         .unwrap_err();
     assert!(
         matches!(err, Error::Config(ref m) if m.contains("cannot grant the Arc token directory /nonexistent/azmi-tokens")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn time_blocked_on_the_host_costs_no_cpu_but_the_deadline_holds() {
+    use azmi::CallLimits;
+    use std::time::Duration;
+    let limits = CallLimits {
+        timeout: Duration::from_secs(10),
+        cpu: Duration::from_millis(200),
+        ..CallLimits::default()
+    };
+    let config = Config::builder().call_limits(limits).build().unwrap();
+    // Two seconds blocked in a host call: ten times the CPU budget, and fine.
+    assert_eq!(attempt(&config, "sleep:2000").await, Ok("slept".into()));
+    // Two seconds of running wasm: stopped at the CPU budget.
+    let err = azmi::Credential::new(hostile_runtime(), config.clone())
+        .get_token("spin:2000", &Identity::SystemAssigned)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::ResourceLimit(ref m) if m.contains("CPU")),
+        "{err:?}"
+    );
+    // Blocked past the call's deadline: stopped by the host.
+    let short = Config::builder()
+        .call_limits(CallLimits {
+            timeout: Duration::from_millis(500),
+            ..CallLimits::default()
+        })
+        .build()
+        .unwrap();
+    let err = azmi::Credential::new(hostile_runtime(), short)
+        .get_token("sleep:5000", &Identity::SystemAssigned)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Timeout(ref m) if m.contains("did not finish within 500ms")),
         "{err:?}"
     );
 }

@@ -256,24 +256,36 @@ async fn a_token_for_the_wrong_audience_is_refused_by_the_vault() {
 }
 
 #[tokio::test]
-async fn concurrent_calls_share_one_credential() {
+async fn concurrent_calls_share_one_credential_and_its_cache() {
     let emulator = emulator().await;
     let credential = credential(config_for(&emulator).build().unwrap());
     let vault = emulator.vault_url();
-    let calls = (0..16).map(|_| {
-        let credential = credential.clone();
-        let vault = vault.clone();
-        tokio::spawn(async move {
-            credential
-                .get_secret(&vault, "mysecret", None, &Identity::SystemAssigned)
-                .await
+    // Warm: the challenge and the token are fetched once…
+    credential
+        .get_secret(&vault, "mysecret", None, &Identity::SystemAssigned)
+        .await
+        .unwrap();
+    assert_eq!(
+        (emulator.imds_requests(), emulator.vault_requests()),
+        (1, 2)
+    );
+    // …then sixteen concurrent reads need neither again.
+    let calls: Vec<_> = (0..16)
+        .map(|_| {
+            let credential = credential.clone();
+            let vault = vault.clone();
+            tokio::spawn(async move {
+                credential
+                    .get_secret(&vault, "mysecret", None, &Identity::SystemAssigned)
+                    .await
+            })
         })
-    });
+        .collect();
     for call in calls {
         assert_eq!(call.await.unwrap().unwrap().value, "TOPSECRET");
     }
     assert_eq!(
         (emulator.imds_requests(), emulator.vault_requests()),
-        (16, 16)
+        (1, 18)
     );
 }

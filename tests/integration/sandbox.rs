@@ -134,7 +134,7 @@ async fn a_vault_name_resolving_to_loopback_is_refused_unless_pinned() {
 }
 
 #[tokio::test]
-async fn an_identity_endpoint_name_must_resolve_to_a_local_address() {
+async fn localhost_must_resolve_to_a_local_address() {
     let emulator = emulator().await;
     let port = emulator
         .imds_endpoint()
@@ -142,26 +142,27 @@ async fn an_identity_endpoint_name_must_resolve_to_a_local_address() {
         .next()
         .unwrap()
         .to_owned();
-    let documentation_net = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)); // TEST-NET-1, never routed
-    let resolver = StaticResolver::new()
-        .insert("imds.test", IpAddr::V4(Ipv4Addr::LOCALHOST))
-        .insert("rebound.test", documentation_net);
-    let local = Config::builder()
-        .imds_endpoint(format!("http://imds.test:{port}"))
-        .resolver(Arc::new(resolver.clone()))
+    let endpoint = format!("http://localhost:{port}");
+    let local = StaticResolver::new().insert("localhost", IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let config = Config::builder()
+        .imds_endpoint(&endpoint)
+        .resolver(Arc::new(local))
         .build()
         .unwrap();
-    credential(local)
+    credential(config)
         .get_token(VAULT, &Identity::SystemAssigned)
         .await
         .unwrap();
 
-    let rebound = Config::builder()
-        .imds_endpoint(format!("http://rebound.test:{port}"))
-        .resolver(Arc::new(resolver))
+    // A resolver that sends `localhost` elsewhere is not believed.
+    let documentation_net = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)); // TEST-NET-1, never routed
+    let rebound = StaticResolver::new().insert("localhost", documentation_net);
+    let config = Config::builder()
+        .imds_endpoint(&endpoint)
+        .resolver(Arc::new(rebound))
         .build()
         .unwrap();
-    let err = credential(rebound)
+    let err = credential(config)
         .get_token(VAULT, &Identity::SystemAssigned)
         .await
         .unwrap_err();
@@ -177,7 +178,7 @@ async fn an_identity_endpoint_name_must_resolve_to_a_local_address() {
 #[tokio::test]
 async fn a_name_that_does_not_resolve_means_unavailable() {
     let config = Config::builder()
-        .imds_endpoint("http://imds.test:8080")
+        .imds_endpoint("http://localhost:8080")
         .resolver(Arc::new(StaticResolver::new()))
         .build()
         .unwrap();
@@ -213,19 +214,21 @@ async fn an_oversized_token_response_is_refused() {
 }
 
 #[tokio::test]
-async fn a_silent_endpoint_hits_the_call_deadline() {
+async fn a_silent_endpoint_is_a_timeout_within_the_call_deadline() {
     let server = RawServer::start(IpAddr::V4(Ipv4Addr::LOCALHOST), 0, Reply::Silent).await;
     let config = Config::builder()
         .imds_endpoint(server.url())
-        .timeout(Duration::from_millis(500))
+        .timeout(Duration::from_millis(800))
         .build()
         .unwrap();
     let err = credential(config)
         .get_token(VAULT, &Identity::SystemAssigned)
         .await
         .unwrap_err();
+    // The component cuts its own request to what remains of the call and
+    // reports the read timeout itself, before the host has to stop it.
     assert!(
-        matches!(err, Error::Timeout(ref m) if m.contains("500ms")),
+        matches!(err, Error::Timeout(ref m) if m.contains("did not answer in time")),
         "{err:?}"
     );
     assert_eq!(server.accepted(), 1);

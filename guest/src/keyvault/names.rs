@@ -4,20 +4,21 @@
 use crate::error::{Error, sanitize_message};
 use crate::url::{Scheme, Url};
 
-/// Key Vault DNS suffixes and the token audience of each cloud. Managed HSM
-/// suffixes are absent on purpose: an HSM holds keys, not secrets.
-const CLOUDS: &[(&str, &str)] = &[
-    ("vault.azure.net", "https://vault.azure.net"),
-    ("vault.azure.cn", "https://vault.azure.cn"),
-    ("vault.usgovcloudapi.net", "https://vault.usgovcloudapi.net"),
-    ("vault.microsoftazure.de", "https://vault.microsoftazure.de"),
+/// Key Vault DNS suffixes of the public, China, US Government and Germany
+/// clouds. The token's audience comes from the vault's challenge (checked
+/// against this host), not from this list. Managed HSM suffixes are absent
+/// on purpose: an HSM holds keys, not secrets.
+const SUFFIXES: &[&str] = &[
+    "vault.azure.net",
+    "vault.azure.cn",
+    "vault.usgovcloudapi.net",
+    "vault.microsoftazure.de",
 ];
 
 /// A validated vault: `https://<name>.<suffix>` on port 443.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Vault {
     host: String,
-    audience: &'static str,
 }
 
 impl Vault {
@@ -45,31 +46,21 @@ impl Vault {
         if url.host.contains(".managedhsm.") {
             return Err(invalid("is a Managed HSM, which holds keys, not secrets"));
         }
-        let Some((name, audience)) = CLOUDS.iter().find_map(|(suffix, audience)| {
-            let name = url.host.strip_suffix(suffix)?.strip_suffix('.')?;
-            Some((name, *audience))
-        }) else {
+        let Some(name) = SUFFIXES
+            .iter()
+            .find_map(|suffix| url.host.strip_suffix(suffix)?.strip_suffix('.'))
+        else {
             return Err(invalid(
                 "is not a Key Vault host; it must end in .vault.azure.net (or .vault.azure.cn, .vault.usgovcloudapi.net, .vault.microsoftazure.de)",
             ));
         };
         validate_vault_name(name).map_err(|why| invalid(&why))?;
-        Ok(Vault {
-            host: url.host,
-            audience,
-        })
+        Ok(Vault { host: url.host })
     }
 
     /// The vault's host name, lower-case.
     pub(crate) fn host(&self) -> &str {
         &self.host
-    }
-
-    /// The resource to request the token for: the cloud's Key Vault
-    /// audience, never the vault's own URL (that gives `AKV10022 Invalid
-    /// audience`).
-    pub(crate) fn audience(&self) -> &'static str {
-        self.audience
     }
 }
 
@@ -128,40 +119,28 @@ mod tests {
 
     #[test]
     fn accepts_vaults_of_every_cloud() {
-        for (url, host, audience) in [
-            (
-                "https://myvault.vault.azure.net",
-                "myvault.vault.azure.net",
-                "https://vault.azure.net",
-            ),
+        for (url, host) in [
+            ("https://myvault.vault.azure.net", "myvault.vault.azure.net"),
             (
                 "https://MyVault.Vault.Azure.Net/",
                 "myvault.vault.azure.net",
-                "https://vault.azure.net",
             ),
             (
                 "https://myvault.vault.azure.net:443",
                 "myvault.vault.azure.net",
-                "https://vault.azure.net",
             ),
-            (
-                "https://kv-cn1.vault.azure.cn",
-                "kv-cn1.vault.azure.cn",
-                "https://vault.azure.cn",
-            ),
+            ("https://kv-cn1.vault.azure.cn", "kv-cn1.vault.azure.cn"),
             (
                 "https://gov.vault.usgovcloudapi.net",
                 "gov.vault.usgovcloudapi.net",
-                "https://vault.usgovcloudapi.net",
             ),
             (
                 "https://de0.vault.microsoftazure.de",
                 "de0.vault.microsoftazure.de",
-                "https://vault.microsoftazure.de",
             ),
         ] {
             let v = Vault::parse(url).unwrap();
-            assert_eq!((v.host(), v.audience()), (host, audience), "{url}");
+            assert_eq!(v.host(), host, "{url}");
         }
     }
 

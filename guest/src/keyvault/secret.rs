@@ -7,6 +7,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use super::Vault;
+use crate::error::sanitize_message;
 
 /// A secret read from a vault. `Debug` never prints the value.
 #[derive(Clone, PartialEq, Eq)]
@@ -91,7 +92,10 @@ pub(crate) fn parse_secret(
         Some(Value::Object(t)) => {
             for (k, v) in t {
                 let Value::String(v) = v else {
-                    return Err(format!("tag `{k}` is not a string"));
+                    return Err(format!(
+                        "tag `{}` is not a string",
+                        sanitize_message(k, None)
+                    ));
                 };
                 tags.push((k.clone(), v.clone()));
             }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::testing::{Expect, FakeTransport};
+use crate::testing::{Expect, FakeTransport, Harness};
 
 const URL: &str = "https://myvault.vault.azure.net/secrets/mysecret/";
 const BUNDLE: &str = r#"{"value":"TOPSECRET","id":"https://myvault.vault.azure.net/secrets/mysecret/0123456789abcdef0123456789abcdef","attributes":{"enabled":true}}"#;
@@ -17,7 +17,14 @@ fn latest_version_request_shape() {
             .header("Accept", "application/json")
             .reply(200, "application/json; charset=utf-8", BUNDLE),
     ]);
-    let s = get_secret(&fake, &vault(), "mysecret", None, "tok").unwrap();
+    let s = read(
+        &Harness::new().ctx(&fake),
+        &vault(),
+        "mysecret",
+        None,
+        "tok",
+    )
+    .unwrap();
     assert_eq!(s.value, "TOPSECRET");
     fake.assert_done();
 }
@@ -31,9 +38,15 @@ fn pinned_version_request_shape() {
             .reply(200, "application/json", BUNDLE),
     ]);
     assert_eq!(
-        get_secret(&fake, &vault(), "mysecret", Some(v), "tok")
-            .unwrap()
-            .version,
+        read(
+            &Harness::new().ctx(&fake),
+            &vault(),
+            "mysecret",
+            Some(v),
+            "tok"
+        )
+        .unwrap()
+        .version,
         v
     );
 }
@@ -44,7 +57,9 @@ fn fail(status: u16, body: &str) -> Error {
             .query(&[("api-version", API_VERSION)])
             .reply(status, "application/json", body),
     ]);
-    get_secret(&fake, &vault(), "mysecret", None, "eyJ.tok.sig").unwrap_err()
+    let mut h = Harness::new();
+    h.policy.max_retries = 0;
+    read(&h.ctx(&fake), &vault(), "mysecret", None, "eyJ.tok.sig").unwrap_err()
 }
 
 #[test]
@@ -90,5 +105,40 @@ fn service_errors_map_by_status() {
     assert!(
         matches!(e, Error::InvalidResponse(ref m) if m.contains("no string `value`")),
         "{e:?}"
+    );
+}
+
+#[test]
+fn throttling_is_retried_with_retry_after() {
+    let fake = FakeTransport::new(vec![
+        Expect::get(URL)
+            .query(&[("api-version", API_VERSION)])
+            .reply_headers(
+                429,
+                &[("retry-after", "2"), ("content-type", "application/json")],
+                "{}",
+            ),
+        Expect::get(URL)
+            .query(&[("api-version", API_VERSION)])
+            .reply(200, "application/json", BUNDLE),
+    ]);
+    let h = &mut Harness::new();
+    read(&h.ctx(&fake), &vault(), "mysecret", None, "tok").unwrap();
+    assert_eq!(*h.clock.slept.borrow(), [std::time::Duration::from_secs(2)]);
+}
+
+#[test]
+fn discovery_sends_no_token_and_verifies_the_challenge() {
+    let challenge =
+        r#"Bearer authorization="https://login.windows.net/t", resource="https://vault.azure.net""#;
+    let fake = FakeTransport::new(vec![
+        Expect::get(URL)
+            .query(&[("api-version", API_VERSION)])
+            .reply_headers(401, &[("www-authenticate", challenge)], ""),
+    ]);
+    let c = discover(&Harness::new().ctx(&fake), &vault(), "mysecret", None).unwrap();
+    assert_eq!(
+        (c.resource.as_str(), c.tenant.as_deref()),
+        ("https://vault.azure.net", Some("t"))
     );
 }

@@ -2,14 +2,16 @@
 //! to `IDENTITY_ENDPOINT` with the platform's `X-IDENTITY-HEADER`
 //! (reference managed-identity.md §5).
 
-use azmi_sources::{IDENTITY_ENDPOINT, IDENTITY_HEADER};
+use azmi_core::{IDENTITY_ENDPOINT, IDENTITY_HEADER};
 
-use crate::endpoint::{self, IDENTITY_TIMEOUTS, MAX_TOKEN_RESPONSE, Peer};
+use crate::context::Ctx;
+use crate::endpoint::{self, IDENTITY_TIMEOUTS, MAX_TOKEN_RESPONSE, Peer, TokenCall};
 use crate::env::Env;
 use crate::error::Error;
 use crate::identity::Identity;
+use crate::retry::{self, Kind};
 use crate::token::Token;
-use crate::transport::{Method, Request, Transport};
+use crate::transport::{Method, Request};
 use crate::url::{Url, query};
 
 pub(crate) const API_VERSION: &str = "2019-08-01";
@@ -41,10 +43,9 @@ impl AppService {
 
     pub(crate) fn get_token(
         &self,
-        transport: &dyn Transport,
+        ctx: &Ctx<'_>,
         resource: &str,
         identity: &Identity,
-        now: u64,
     ) -> Result<Token, Error> {
         let mut params = vec![("api-version", API_VERSION), ("resource", resource)];
         match identity {
@@ -68,15 +69,28 @@ impl AppService {
             "the App Service identity endpoint {}",
             request.display_url()
         );
-        let response = endpoint::send(transport, &request, Peer::IdentityEndpoint)?;
-        endpoint::token_response(&response, &what, resource, identity, now)
+        retry::run(ctx.clock, &ctx.policy, |remaining| {
+            let request = request.clone().within(remaining);
+            let response = endpoint::attempt(ctx, &request, Peer::IdentityEndpoint)?;
+            endpoint::token_attempt(
+                &response,
+                &TokenCall {
+                    kind: Kind::Platform,
+                    what: &what,
+                    resource,
+                    identity,
+                    secret: Some(&self.header),
+                    now: ctx.now,
+                },
+            )
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{Expect, FakeTransport};
+    use crate::testing::{Expect, FakeTransport, Harness};
 
     const URL: &str = "http://127.0.0.1:41741/MSI/token";
 
@@ -112,10 +126,37 @@ mod tests {
                         .reply(200, "application/json", body),
                 ]);
                 let token = source()
-                    .get_token(&fake, "r", &identity, 1_700_000_000)
+                    .get_token(&Harness::new().ctx(&fake), "r", &identity)
                     .unwrap();
                 assert_eq!(token.expires_on, 1_700_003_600);
             }
+        }
+    }
+
+    #[test]
+    fn an_echoed_header_is_redacted_from_errors() {
+        for status in [400, 403, 500] {
+            let fake = FakeTransport::new(vec![
+                Expect::get(URL)
+                    .query(&[("api-version", "2019-08-01"), ("resource", "r")])
+                    .reply(
+                        status,
+                        "application/json",
+                        r#"{"statusCode":500,"message":"bad header H-SECRET"}"#,
+                    ),
+            ]);
+            let err = source()
+                .get_token(
+                    &Harness::no_retries().ctx(&fake),
+                    "r",
+                    &Identity::SystemAssigned,
+                )
+                .unwrap_err();
+            assert!(
+                !format!("{err:?}").contains("H-SECRET"),
+                "{status}: {err:?}"
+            );
+            assert!(err.to_string().contains("[redacted]"), "{err}");
         }
     }
 

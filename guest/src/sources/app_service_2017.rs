@@ -3,14 +3,16 @@
 //! `clientid` (reference managed-identity.md §5.1). Expiry may come as a
 //! date string.
 
-use azmi_sources::{DEFAULT_IDENTITY_CLIENT_ID, MSI_ENDPOINT, MSI_SECRET};
+use azmi_core::{DEFAULT_IDENTITY_CLIENT_ID, MSI_ENDPOINT, MSI_SECRET};
 
-use crate::endpoint::{self, IDENTITY_TIMEOUTS, MAX_TOKEN_RESPONSE, Peer};
+use crate::context::Ctx;
+use crate::endpoint::{self, IDENTITY_TIMEOUTS, MAX_TOKEN_RESPONSE, Peer, TokenCall};
 use crate::env::Env;
 use crate::error::Error;
 use crate::identity::Identity;
+use crate::retry::{self, Kind};
 use crate::token::Token;
-use crate::transport::{Method, Request, Transport};
+use crate::transport::{Method, Request};
 use crate::url::{Url, query};
 
 pub(crate) const API_VERSION: &str = "2017-09-01";
@@ -42,10 +44,9 @@ impl AppService2017 {
 
     pub(crate) fn get_token(
         &self,
-        transport: &dyn Transport,
+        ctx: &Ctx<'_>,
         resource: &str,
         identity: &Identity,
-        now: u64,
     ) -> Result<Token, Error> {
         let client_id = match identity {
             Identity::SystemAssigned => self.default_client_id.as_deref(),
@@ -74,15 +75,28 @@ impl AppService2017 {
             "the App Service 2017 identity endpoint {}",
             request.display_url()
         );
-        let response = endpoint::send(transport, &request, Peer::IdentityEndpoint)?;
-        endpoint::token_response(&response, &what, resource, identity, now)
+        retry::run(ctx.clock, &ctx.policy, |remaining| {
+            let request = request.clone().within(remaining);
+            let response = endpoint::attempt(ctx, &request, Peer::IdentityEndpoint)?;
+            endpoint::token_attempt(
+                &response,
+                &TokenCall {
+                    kind: Kind::Platform,
+                    what: &what,
+                    resource,
+                    identity,
+                    secret: Some(&self.secret),
+                    now: ctx.now,
+                },
+            )
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{Expect, FakeTransport};
+    use crate::testing::{Expect, FakeTransport, Harness};
 
     const URL: &str = "http://127.0.0.1:8081/msi/token";
 
@@ -109,7 +123,11 @@ mod tests {
                 ),
         ]);
         let token = source(&[])
-            .get_token(&fake, "r", &Identity::ClientId("c".into()), 1_700_000_000)
+            .get_token(
+                &Harness::new().ctx(&fake),
+                "r",
+                &Identity::ClientId("c".into()),
+            )
             .unwrap();
         assert_eq!(token.expires_on, 1_894_771_452);
     }
@@ -130,7 +148,7 @@ mod tests {
                 ),
         ]);
         source(&[(DEFAULT_IDENTITY_CLIENT_ID, "ml-default")])
-            .get_token(&fake, "r", &Identity::SystemAssigned, 1_700_000_000)
+            .get_token(&Harness::new().ctx(&fake), "r", &Identity::SystemAssigned)
             .unwrap();
     }
 
@@ -141,7 +159,9 @@ mod tests {
             Identity::ObjectId("o".into()),
             Identity::ResourceId("/subscriptions/r".into()),
         ] {
-            let err = source(&[]).get_token(&fake, "r", &identity, 1).unwrap_err();
+            let err = source(&[])
+                .get_token(&Harness::new().ctx(&fake), "r", &identity)
+                .unwrap_err();
             assert!(
                 matches!(err, Error::InvalidArgument(ref m) if m.contains("client id only")),
                 "{err:?}"

@@ -5,15 +5,19 @@
 
 mod challenge;
 
-use azmi_sources::{ARC_DEFAULT_ENDPOINT, ARC_TOKEN_DIR, IDENTITY_ENDPOINT};
+use std::time::Duration;
+
+use azmi_core::{ARC_DEFAULT_ENDPOINT, ARC_TOKEN_DIR, IDENTITY_ENDPOINT};
 use serde_json::Value;
 
-use crate::endpoint::{self, IDENTITY_TIMEOUTS, MAX_TOKEN_RESPONSE, Peer};
+use crate::context::Ctx;
+use crate::endpoint::{self, IDENTITY_TIMEOUTS, MAX_TOKEN_RESPONSE, Peer, TokenCall};
 use crate::env::Env;
 use crate::error::{Error, ServiceError};
 use crate::identity::Identity;
+use crate::retry::{self, Failure, Kind};
 use crate::token::Token;
-use crate::transport::{Method, Request, Transport};
+use crate::transport::{Method, Request};
 use crate::url::{Url, query};
 
 pub(crate) const API_VERSION: &str = "2020-06-01";
@@ -72,34 +76,55 @@ impl Arc {
 
     pub(crate) fn get_token(
         &self,
-        transport: &dyn Transport,
+        ctx: &Ctx<'_>,
         resource: &str,
         identity: &Identity,
-        now: u64,
     ) -> Result<Token, Error> {
-        let first = self.request(resource, identity, None);
-        let what = format!("the Arc agent at {}", first.display_url());
-        let challenge = endpoint::send(transport, &first, Peer::IdentityEndpoint)?;
+        let what = format!(
+            "the Arc agent at {}",
+            self.request(resource, identity, None).display_url()
+        );
+        // Each attempt is the whole dance: a key file is good for one try.
+        retry::run(ctx.clock, &ctx.policy, |remaining| {
+            self.attempt(ctx, resource, identity, &what, remaining)
+        })
+    }
+
+    fn attempt(
+        &self,
+        ctx: &Ctx<'_>,
+        resource: &str,
+        identity: &Identity,
+        what: &str,
+        remaining: Duration,
+    ) -> Result<Token, Failure> {
+        let first = self.request(resource, identity, None).within(remaining);
+        let challenge = endpoint::attempt(ctx, &first, Peer::IdentityEndpoint)?;
         match challenge.status {
             401 => {}
             // Refused before any challenge (an identity it does not have, a
             // failure): the status says why.
-            400..=599 => return Err(endpoint::status_error(&challenge, &what, identity)),
+            400..=599 => {
+                return Err(Failure {
+                    error: endpoint::status_error(&challenge, what, identity, None),
+                    retry: retry::retry_for(Kind::Imds, &challenge),
+                });
+            }
             status => {
                 return Err(Error::InvalidResponse(format!(
                     "{what} answered {status} instead of its 401 challenge; a real Arc agent always asks for its key first"
-                )));
+                ))
+                .into());
             }
         }
         let path = challenge::realm_path(challenge.header("www-authenticate"))?;
         let path = challenge::validate_key_path(&path, &self.token_dir)?;
         let key = challenge::read_key(&path)?;
 
-        let response = endpoint::send(
-            transport,
-            &self.request(resource, identity, Some(&key)),
-            Peer::IdentityEndpoint,
-        )?;
+        let second = self
+            .request(resource, identity, Some(&key))
+            .within(remaining);
+        let response = endpoint::attempt(ctx, &second, Peer::IdentityEndpoint)?;
         if response.status == 401 {
             let e = endpoint::service_error(&response, Some(&key));
             let refused = format!("{what} refused the key from {}", path.display());
@@ -108,10 +133,18 @@ impl Arc {
             } else {
                 format!("{refused}: {}", e.message)
             };
-            return Err(Error::Unauthorized(ServiceError { message, ..e }));
+            return Err(Error::Unauthorized(ServiceError { message, ..e }).into());
         }
-        let token = endpoint::token_response(&response, &what, resource, identity, now)?;
-        check_echo(&response.body, identity, &what)?;
+        let call = TokenCall {
+            kind: Kind::Imds,
+            what,
+            resource,
+            identity,
+            secret: Some(&key),
+            now: ctx.now,
+        };
+        let token = endpoint::token_attempt(&response, &call)?;
+        check_echo(&response.body, identity, what)?;
         Ok(token)
     }
 }

@@ -3,14 +3,16 @@
 //! identity selectors and returns the signed-in user's token, so a
 //! user-assigned identity is refused rather than silently replaced.
 
-use azmi_sources::MSI_ENDPOINT;
+use azmi_core::MSI_ENDPOINT;
 
-use crate::endpoint::{self, IDENTITY_TIMEOUTS, MAX_TOKEN_RESPONSE, Peer};
+use crate::context::Ctx;
+use crate::endpoint::{self, IDENTITY_TIMEOUTS, MAX_TOKEN_RESPONSE, Peer, TokenCall};
 use crate::env::Env;
 use crate::error::Error;
 use crate::identity::Identity;
+use crate::retry::{self, Kind};
 use crate::token::Token;
-use crate::transport::{Method, Request, Transport};
+use crate::transport::{Method, Request};
 use crate::url::{Url, encode_query_value};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,10 +29,9 @@ impl CloudShell {
 
     pub(crate) fn get_token(
         &self,
-        transport: &dyn Transport,
+        ctx: &Ctx<'_>,
         resource: &str,
         identity: &Identity,
-        now: u64,
     ) -> Result<Token, Error> {
         if identity.is_user_assigned() {
             return Err(Error::InvalidArgument(
@@ -57,15 +58,28 @@ impl CloudShell {
             "the Cloud Shell identity endpoint {}",
             request.display_url()
         );
-        let response = endpoint::send(transport, &request, Peer::IdentityEndpoint)?;
-        endpoint::token_response(&response, &what, resource, identity, now)
+        retry::run(ctx.clock, &ctx.policy, |remaining| {
+            let request = request.clone().within(remaining);
+            let response = endpoint::attempt(ctx, &request, Peer::IdentityEndpoint)?;
+            endpoint::token_attempt(
+                &response,
+                &TokenCall {
+                    kind: Kind::Platform,
+                    what: &what,
+                    resource,
+                    identity,
+                    secret: None,
+                    now: ctx.now,
+                },
+            )
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{Expect, FakeTransport};
+    use crate::testing::{Expect, FakeTransport, Harness};
 
     const URL: &str = "http://localhost:50342/oauth2/token";
 
@@ -84,15 +98,18 @@ mod tests {
         let source = CloudShell::from_env(&Env::from_pairs([(MSI_ENDPOINT, URL)])).unwrap();
         source
             .get_token(
-                &fake,
+                &Harness::new().ctx(&fake),
                 "https://vault.azure.net",
                 &Identity::SystemAssigned,
-                1_700_000_000,
             )
             .unwrap();
         fake.assert_done();
         let err = source
-            .get_token(&fake, "r", &Identity::ObjectId("o".into()), 1)
+            .get_token(
+                &Harness::new().ctx(&fake),
+                "r",
+                &Identity::ObjectId("o".into()),
+            )
             .unwrap_err();
         assert!(
             matches!(err, Error::InvalidArgument(ref m) if m.contains("signed-in user")),

@@ -1,14 +1,16 @@
 //! Azure Instance Metadata Service (VMs, scale sets, AKS nodes): one GET
 //! with `Metadata: true` (reference managed-identity.md §3).
 
-use azmi_sources::{AZURE_POD_IDENTITY_AUTHORITY_HOST, IMDS_DEFAULT_BASE};
+use azmi_core::{AZURE_POD_IDENTITY_AUTHORITY_HOST, IMDS_DEFAULT_BASE};
 
-use crate::endpoint::{self, IDENTITY_TIMEOUTS, MAX_TOKEN_RESPONSE, Peer};
+use crate::context::Ctx;
+use crate::endpoint::{self, IDENTITY_TIMEOUTS, MAX_TOKEN_RESPONSE, Peer, TokenCall};
 use crate::env::Env;
 use crate::error::Error;
 use crate::identity::Identity;
+use crate::retry::{self, Kind};
 use crate::token::Token;
-use crate::transport::{Method, Request, Transport};
+use crate::transport::{Method, Request};
 use crate::url::{Url, query};
 
 pub(crate) const API_VERSION: &str = "2018-02-01";
@@ -44,13 +46,7 @@ impl Imds {
         )
     }
 
-    pub(crate) fn get_token(
-        &self,
-        transport: &dyn Transport,
-        resource: &str,
-        identity: &Identity,
-        now: u64,
-    ) -> Result<Token, Error> {
+    fn request(&self, resource: &str, identity: &Identity) -> Request {
         let mut params = vec![("api-version", API_VERSION), ("resource", resource)];
         match identity {
             Identity::SystemAssigned => {}
@@ -60,7 +56,7 @@ impl Imds {
             // (reference managed-identity.md §3).
             Identity::ResourceId(id) => params.push(("msi_res_id", id)),
         }
-        let request = Request {
+        Request {
             method: Method::Get,
             scheme: self.base.scheme,
             authority: self.base.authority(),
@@ -69,15 +65,31 @@ impl Imds {
             body: None,
             timeouts: IDENTITY_TIMEOUTS,
             max_response_bytes: MAX_TOKEN_RESPONSE,
-        };
-        let response = endpoint::send(transport, &request, Peer::IdentityEndpoint)?;
-        endpoint::token_response(
-            &response,
-            &format!("IMDS at {}", self.token_url()),
-            resource,
-            identity,
-            now,
-        )
+        }
+    }
+
+    pub(crate) fn get_token(
+        &self,
+        ctx: &Ctx<'_>,
+        resource: &str,
+        identity: &Identity,
+    ) -> Result<Token, Error> {
+        let what = format!("IMDS at {}", self.token_url());
+        retry::run(ctx.clock, &ctx.policy, |remaining| {
+            let request = self.request(resource, identity).within(remaining);
+            let response = endpoint::attempt(ctx, &request, Peer::IdentityEndpoint)?;
+            endpoint::token_attempt(
+                &response,
+                &TokenCall {
+                    kind: Kind::Imds,
+                    what: &what,
+                    resource,
+                    identity,
+                    secret: None,
+                    now: ctx.now,
+                },
+            )
+        })
     }
 }
 

@@ -1,6 +1,6 @@
 //! The managed-identity sources, one module each, and the choice between
 //! them: the host's decision when it made one (`AZMI_IDENTITY_SOURCE`),
-//! else detection from the environment (`azmi_sources::detect`).
+//! else detection from the environment (`azmi_core::detect`).
 
 mod app_service;
 mod app_service_2017;
@@ -9,13 +9,13 @@ mod cloud_shell;
 mod imds;
 mod service_fabric;
 
-use azmi_sources::{AZMI_ARC_AGENT, AZMI_IDENTITY_SOURCE, Source as Kind};
+use azmi_core::{AZMI_ARC_AGENT, AZMI_IDENTITY_SOURCE, Source as Kind};
 
+use crate::context::Ctx;
 use crate::env::Env;
 use crate::error::{Error, sanitize_message};
 use crate::identity::Identity;
 use crate::token::Token;
-use crate::transport::Transport;
 use crate::url::Url;
 
 #[derive(Debug)]
@@ -34,14 +34,14 @@ pub(crate) fn from_env(env: &Env) -> Result<Source, Error> {
         None => None,
         Some(name) => Some(Kind::from_name(name.trim()).ok_or_else(|| {
             Error::InvalidArgument(
-                azmi_sources::DetectError::UnknownSource(sanitize_message(name, None)).to_string(),
+                azmi_core::DetectError::UnknownSource(sanitize_message(name, None)).to_string(),
             )
         })?),
     };
     let lookup = |name: &str| env.get(name).map(str::to_owned);
     let arc_agent = env.get(AZMI_ARC_AGENT).is_some_and(|v| v == "present");
-    let kind = azmi_sources::resolve(forced, &lookup, arc_agent).map_err(|e| match e {
-        azmi_sources::DetectError::IdentityEndpointAlone => Error::Unavailable(e.to_string()),
+    let kind = azmi_core::resolve(forced, &lookup, arc_agent).map_err(|e| match e {
+        azmi_core::DetectError::IdentityEndpointAlone => Error::Unavailable(e.to_string()),
         other => Error::InvalidArgument(other.to_string()),
     })?;
     Ok(match kind {
@@ -57,20 +57,31 @@ pub(crate) fn from_env(env: &Env) -> Result<Source, Error> {
 }
 
 impl Source {
+    /// The source's name, for cache keys and messages.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Source::Imds(_) => Kind::Imds.name(),
+            Source::Arc(_) => Kind::Arc.name(),
+            Source::AppService(_) => Kind::AppService.name(),
+            Source::AppService2017(_) => Kind::AppService2017.name(),
+            Source::ServiceFabric(_) => Kind::ServiceFabric.name(),
+            Source::CloudShell(_) => Kind::CloudShell.name(),
+        }
+    }
+
     pub(crate) fn get_token(
         &self,
-        transport: &dyn Transport,
+        ctx: &Ctx<'_>,
         resource: &str,
         identity: &Identity,
-        now: u64,
     ) -> Result<Token, Error> {
         match self {
-            Source::Imds(s) => s.get_token(transport, resource, identity, now),
-            Source::Arc(s) => s.get_token(transport, resource, identity, now),
-            Source::AppService(s) => s.get_token(transport, resource, identity, now),
-            Source::AppService2017(s) => s.get_token(transport, resource, identity, now),
-            Source::ServiceFabric(s) => s.get_token(transport, resource, identity, now),
-            Source::CloudShell(s) => s.get_token(transport, resource, identity, now),
+            Source::Imds(s) => s.get_token(ctx, resource, identity),
+            Source::Arc(s) => s.get_token(ctx, resource, identity),
+            Source::AppService(s) => s.get_token(ctx, resource, identity),
+            Source::AppService2017(s) => s.get_token(ctx, resource, identity),
+            Source::ServiceFabric(s) => s.get_token(ctx, resource, identity),
+            Source::CloudShell(s) => s.get_token(ctx, resource, identity),
         }
     }
 }

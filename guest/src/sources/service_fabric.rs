@@ -5,14 +5,16 @@
 //! pins it for exactly this endpoint. User-assigned identities are the
 //! cluster's configuration, not the caller's choice.
 
-use azmi_sources::{IDENTITY_ENDPOINT, IDENTITY_HEADER, IDENTITY_SERVER_THUMBPRINT};
+use azmi_core::{IDENTITY_ENDPOINT, IDENTITY_HEADER, IDENTITY_SERVER_THUMBPRINT};
 
-use crate::endpoint::{self, IDENTITY_TIMEOUTS, MAX_TOKEN_RESPONSE, Peer};
+use crate::context::Ctx;
+use crate::endpoint::{self, IDENTITY_TIMEOUTS, MAX_TOKEN_RESPONSE, Peer, TokenCall};
 use crate::env::Env;
 use crate::error::Error;
 use crate::identity::Identity;
+use crate::retry::{self, Kind};
 use crate::token::Token;
-use crate::transport::{Method, Request, Transport};
+use crate::transport::{Method, Request};
 use crate::url::{Scheme, Url, query};
 
 pub(crate) const API_VERSION: &str = "2019-07-01-preview";
@@ -49,10 +51,9 @@ impl ServiceFabric {
 
     pub(crate) fn get_token(
         &self,
-        transport: &dyn Transport,
+        ctx: &Ctx<'_>,
         resource: &str,
         identity: &Identity,
-        now: u64,
     ) -> Result<Token, Error> {
         if identity.is_user_assigned() {
             return Err(Error::InvalidArgument(
@@ -77,15 +78,28 @@ impl ServiceFabric {
             "the Service Fabric identity endpoint {}",
             request.display_url()
         );
-        let response = endpoint::send(transport, &request, Peer::IdentityEndpoint)?;
-        endpoint::token_response(&response, &what, resource, identity, now)
+        retry::run(ctx.clock, &ctx.policy, |remaining| {
+            let request = request.clone().within(remaining);
+            let response = endpoint::attempt(ctx, &request, Peer::IdentityEndpoint)?;
+            endpoint::token_attempt(
+                &response,
+                &TokenCall {
+                    kind: Kind::ServiceFabric,
+                    what: &what,
+                    resource,
+                    identity,
+                    secret: Some(&self.secret),
+                    now: ctx.now,
+                },
+            )
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{Expect, FakeTransport};
+    use crate::testing::{Expect, FakeTransport, Harness};
 
     const URL: &str = "https://127.0.0.1:2377/metadata/identity/oauth2/token";
     const THUMBPRINT: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -108,7 +122,7 @@ mod tests {
         ]);
         ServiceFabric::from_env(&env(URL))
             .unwrap()
-            .get_token(&fake, "r", &Identity::SystemAssigned, 1_700_000_000)
+            .get_token(&Harness::new().ctx(&fake), "r", &Identity::SystemAssigned)
             .unwrap();
         fake.assert_done();
     }
@@ -123,7 +137,11 @@ mod tests {
         let fake = FakeTransport::new(vec![]);
         let err = ServiceFabric::from_env(&env(URL))
             .unwrap()
-            .get_token(&fake, "r", &Identity::ClientId("c".into()), 1)
+            .get_token(
+                &Harness::new().ctx(&fake),
+                "r",
+                &Identity::ClientId("c".into()),
+            )
             .unwrap_err();
         assert!(
             matches!(err, Error::InvalidArgument(ref m) if m.contains("cluster's configuration")),

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use azmi_sources::{
+use azmi_core::{
     ARC_DEFAULT_ENDPOINT, AZURE_POD_IDENTITY_AUTHORITY_HOST, IDENTITY_ENDPOINT,
     IDENTITY_SERVER_THUMBPRINT, IMDS_DEFAULT_BASE, MSI_ENDPOINT, Source,
 };
@@ -128,11 +128,16 @@ fn parse(
     let authority = uri.authority().ok_or_else(|| invalid("has no host"))?;
     let (host, port) =
         policy::split_authority(authority.as_str(), scheme).map_err(|why| invalid(&why))?;
-    if let Some(ip) = policy::ip_literal(&host)
-        && !EgressPolicy::address_allowed(DestinationKind::IdentityEndpoint, ip)
-    {
+    // An IP literal must be local; the only name is `localhost` (the Arc
+    // agent's and Cloud Shell's), resolved and checked again per request.
+    // Any other name is refused here, before anything is looked up.
+    let local = match policy::ip_literal(&host) {
+        Some(ip) => EgressPolicy::address_allowed(DestinationKind::IdentityEndpoint, ip),
+        None => host == "localhost",
+    };
+    if !local {
         return Err(invalid(
-            "is not a loopback or link-local address; managed-identity endpoints are served by this machine (or IMDS at 169.254.169.254), and azmi never sends identity requests across a network",
+            "is not on this machine: identity endpoints must be a loopback or link-local address, or localhost (IMDS is 169.254.169.254), and azmi never sends identity requests across a network",
         ));
     }
     let path = uri.path().to_owned();

@@ -1,5 +1,5 @@
 use super::*;
-use azmi_sources::{
+use azmi_core::{
     IDENTITY_ENDPOINT, IDENTITY_HEADER, IDENTITY_SERVER_THUMBPRINT, IMDS_ENDPOINT, MSI_ENDPOINT,
     MSI_SECRET,
 };
@@ -107,11 +107,17 @@ fn the_component_gets_only_its_sources_variables() {
     .unwrap();
     assert_eq!(
         config.guest_variables(),
-        [AZMI_IDENTITY_SOURCE, IDENTITY_ENDPOINT, IDENTITY_HEADER]
+        [
+            AZMI_IDENTITY_SOURCE,
+            "AZMI_RETRY",
+            IDENTITY_ENDPOINT,
+            IDENTITY_HEADER
+        ]
     );
     assert!(!format!("{config:?}").contains("SECRET-2017"));
     assert!(
-        Config::builder().build().unwrap().guest_variables() == [AZMI_IDENTITY_SOURCE],
+        Config::builder().build().unwrap().guest_variables()
+            == [AZMI_IDENTITY_SOURCE, "AZMI_RETRY"],
         "the default IMDS needs no variable"
     );
 }
@@ -132,6 +138,17 @@ fn endpoints_must_be_local_and_well_formed() {
             "loopback or link-local",
         ),
         (
+            vec![(AZURE_POD_IDENTITY_AUTHORITY_HOST, "http://imds.example")],
+            "is not on this machine",
+        ),
+        (
+            vec![
+                (IDENTITY_ENDPOINT, "http://evil.example/t"),
+                (IDENTITY_HEADER, "h"),
+            ],
+            "IDENTITY_ENDPOINT=`http://evil.example/t` is not on this machine",
+        ),
+        (
             vec![(AZURE_POD_IDENTITY_AUTHORITY_HOST, "http://127.0.0.1:99999")],
             "out of range",
         ),
@@ -144,7 +161,7 @@ fn endpoints_must_be_local_and_well_formed() {
                 (IDENTITY_ENDPOINT, "http://203.0.113.9/token"),
                 (IDENTITY_HEADER, "h"),
             ],
-            "IDENTITY_ENDPOINT=`http://203.0.113.9/token` is not a loopback",
+            "IDENTITY_ENDPOINT=`http://203.0.113.9/token` is not on this machine",
         ),
         (
             vec![

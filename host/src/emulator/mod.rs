@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use azmi_sources::Source;
+use azmi_core::Source;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -113,7 +113,7 @@ impl ArcKeys {
             .lock()
             .map_err(|_| "lock poisoned")?
             .insert(key, path);
-        Ok(format!("{}/{name}", azmi_sources::ARC_TOKEN_DIR))
+        Ok(format!("{}/{name}", azmi_core::ARC_TOKEN_DIR))
     }
 
     /// Accepts `key` once.
@@ -347,7 +347,7 @@ impl Emulator {
     /// The variables a platform sets for `source`, pointing at this
     /// emulator. They include credentials (`IDENTITY_HEADER`, `MSI_SECRET`).
     pub fn source_variables(&self, source: Source) -> Vec<(&'static str, String)> {
-        use azmi_sources::*;
+        use azmi_core::*;
         let token_url = |name: &str, path: &str| format!("http://{}{path}", self.addr(name));
         match source {
             Source::Imds => vec![(AZURE_POD_IDENTITY_AUTHORITY_HOST, self.imds_endpoint())],

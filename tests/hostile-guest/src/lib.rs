@@ -3,7 +3,9 @@
 //!
 //! * `read:<path>`, `write:<path>`, `list:<path>`, `stat:<path>`: a
 //!   filesystem operation through WASI (the Rust standard library);
-//! * `env`: list the environment it was given.
+//! * `env`: list the environment it was given;
+//! * `sleep:<ms>`: block on a host call (a clock) that long;
+//! * `spin:<ms>`: run wasm that long.
 //!
 //! Success comes back as an access token whose `token` describes what
 //! happened; failure as `error::other` with the reason. The tests decide
@@ -16,7 +18,9 @@ mod bindings {
     });
 }
 
-use bindings::exports::azmi::identity::credentials::{AccessToken, Error, Guest, Identity, Secret};
+use bindings::exports::azmi::identity::credentials::{
+    AccessToken, Error, Guest, Identity, Secret, VaultChallenge,
+};
 
 struct Component;
 
@@ -51,6 +55,22 @@ fn attempt(command: &str) -> Result<String, String> {
         "stat" => std::fs::metadata(arg)
             .map(|m| format!("{} bytes", m.len()))
             .map_err(|e| e.to_string()),
+        // Block on a host call (a clock) for this many milliseconds.
+        "sleep" => {
+            let ms: u64 = arg.parse().map_err(|_| "sleep:<ms>".to_owned())?;
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+            Ok("slept".into())
+        }
+        // Burn CPU for this many milliseconds of wall time.
+        "spin" => {
+            let ms: u64 = arg.parse().map_err(|_| "spin:<ms>".to_owned())?;
+            let start = std::time::Instant::now();
+            let mut x = 0u64;
+            while start.elapsed() < std::time::Duration::from_millis(ms) {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            }
+            Ok(format!("spun {x}"))
+        }
         "env" => {
             let mut names: Vec<String> = std::env::vars_os()
                 .map(|(k, _)| k.to_string_lossy().into_owned())
@@ -75,6 +95,19 @@ impl Guest for Component {
         _: String,
         _: Option<String>,
         _: Option<Identity>,
+    ) -> Result<Secret, Error> {
+        Err(Error::Other("not a secret reader".into()))
+    }
+
+    fn discover_vault(_: String, _: String, _: Option<String>) -> Result<VaultChallenge, Error> {
+        Err(Error::Other("not a secret reader".into()))
+    }
+
+    fn get_secret_with_token(
+        _: String,
+        _: String,
+        _: Option<String>,
+        _: String,
     ) -> Result<Secret, Error> {
         Err(Error::Other("not a secret reader".into()))
     }

@@ -1,8 +1,7 @@
 use super::*;
-use crate::testing::{Expect, FakeTransport};
+use crate::testing::{Expect, FakeTransport, Harness};
 
 const URL: &str = "http://127.0.0.1:40342/metadata/identity/oauth2/token";
-const NOW: u64 = 1_700_000_000;
 const CLIENT: &str = "0d5ad0b2-33b4-4e1c-9a52-5c5b0b3d54e8";
 
 struct Fixture {
@@ -54,7 +53,7 @@ fn challenge_then_key_then_token() {
     ]);
     let token = f
         .arc
-        .get_token(&fake, "r", &Identity::SystemAssigned, NOW)
+        .get_token(&Harness::new().ctx(&fake), "r", &Identity::SystemAssigned)
         .unwrap();
     assert_eq!(token.token, "t");
     fake.assert_done();
@@ -75,7 +74,11 @@ fn a_reply_other_than_the_challenge_is_refused() {
         )]);
         let err = f
             .arc
-            .get_token(&fake, "r", &Identity::SystemAssigned, NOW)
+            .get_token(
+                &Harness::no_retries().ctx(&fake),
+                "r",
+                &Identity::SystemAssigned,
+            )
             .unwrap_err();
         assert!(err.to_string().contains(check), "{status}: {err}");
     }
@@ -94,13 +97,41 @@ fn a_second_401_means_the_key_was_refused_and_never_shows_it() {
     ]);
     let err = f
         .arc
-        .get_token(&fake, "r", &Identity::SystemAssigned, NOW)
+        .get_token(&Harness::new().ctx(&fake), "r", &Identity::SystemAssigned)
         .unwrap_err();
     let Error::Unauthorized(e) = &err else {
         panic!("{err:?}")
     };
     assert!(e.message.contains("refused the key from"), "{}", e.message);
     assert!(!format!("{err:?}").contains("KEY-0123"), "{err:?}");
+}
+
+#[test]
+fn an_echoed_key_is_redacted_whatever_the_status() {
+    let f = fixture();
+    for status in [400, 403, 500] {
+        let fake = FakeTransport::new(vec![
+            challenge(&f, None),
+            Expect::get(URL).query(&query(None)).reply(
+                status,
+                "application/json",
+                r#"{"error":"x","error_description":"echo KEY-0123"}"#,
+            ),
+        ]);
+        std::fs::write(f.dir.path().join("abc.key"), "KEY-0123").unwrap();
+        let err = f
+            .arc
+            .get_token(
+                &Harness::no_retries().ctx(&fake),
+                "r",
+                &Identity::SystemAssigned,
+            )
+            .unwrap_err();
+        assert!(
+            !format!("{err:?}").contains("KEY-0123"),
+            "{status}: {err:?}"
+        );
+    }
 }
 
 #[test]
@@ -114,7 +145,7 @@ fn user_assigned_requires_the_echo() {
                 .query(&query(Some((param.0, &value))))
                 .reply(200, "application/json", body),
         ]);
-        f.arc.get_token(&fake, "r", &identity, NOW)
+        f.arc.get_token(&Harness::new().ctx(&fake), "r", &identity)
     };
     let client = || Identity::ClientId(CLIENT.into());
     let echo = format!(
@@ -149,7 +180,7 @@ fn a_hostile_realm_is_refused_before_reading() {
     )]);
     let err = f
         .arc
-        .get_token(&fake, "r", &Identity::SystemAssigned, NOW)
+        .get_token(&Harness::new().ctx(&fake), "r", &Identity::SystemAssigned)
         .unwrap_err();
     assert!(
         matches!(err, Error::InvalidResponse(ref m) if m.contains("not directly in the Arc token directory")),

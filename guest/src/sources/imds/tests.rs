@@ -1,9 +1,8 @@
 use super::*;
-use crate::testing::{Expect, FakeTransport};
+use crate::testing::{Expect, FakeTransport, Harness};
 use crate::transport::TransportError;
-use azmi_sources::AZURE_POD_IDENTITY_AUTHORITY_HOST as AUTHORITY_HOST_VAR;
+use azmi_core::AZURE_POD_IDENTITY_AUTHORITY_HOST as AUTHORITY_HOST_VAR;
 
-const NOW: u64 = 1_700_000_000;
 const URL: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
 const TOKEN_JSON: &str = r#"{"access_token":"tok","expires_in":"3599","expires_on":"1700003599","resource":"https://vault.azure.net","token_type":"Bearer"}"#;
 
@@ -24,10 +23,9 @@ fn system_assigned_request_shape() {
     ]);
     let token = imds(&[])
         .get_token(
-            &fake,
+            &Harness::new().ctx(&fake),
             "https://vault.azure.net",
             &Identity::SystemAssigned,
-            NOW,
         )
         .unwrap();
     assert_eq!(token.token, "tok");
@@ -59,7 +57,9 @@ fn user_assigned_selectors_use_imds_names() {
                 .header("Metadata", "true")
                 .reply(200, "application/json", TOKEN_JSON),
         ]);
-        imds(&[]).get_token(&fake, "r", &identity, NOW).unwrap();
+        imds(&[])
+            .get_token(&Harness::new().ctx(&fake), "r", &identity)
+            .unwrap();
         fake.assert_done();
     }
 }
@@ -72,7 +72,7 @@ fn authority_host_variable_overrides_the_base() {
             .reply(200, "application/json", TOKEN_JSON),
     ]);
     imds(&[(AUTHORITY_HOST_VAR, "http://127.0.0.1:8080/")])
-        .get_token(&fake, "r", &Identity::SystemAssigned, NOW)
+        .get_token(&Harness::new().ctx(&fake), "r", &Identity::SystemAssigned)
         .unwrap();
     fake.assert_done();
 }
@@ -103,7 +103,9 @@ fn answer(status: u16, content_type: &str, body: &str, identity: Identity) -> Er
             })
             .reply(status, content_type, body),
     ]);
-    imds(&[]).get_token(&fake, "r", &identity, NOW).unwrap_err()
+    imds(&[])
+        .get_token(&Harness::no_retries().ctx(&fake), "r", &identity)
+        .unwrap_err()
 }
 
 #[test]
@@ -177,7 +179,7 @@ fn nothing_listening_is_unavailable() {
             .fail(TransportError::ConnectTimeout("2 s".into())),
     ]);
     let e = imds(&[])
-        .get_token(&fake, "r", &Identity::SystemAssigned, NOW)
+        .get_token(&Harness::new().ctx(&fake), "r", &Identity::SystemAssigned)
         .unwrap_err();
     assert!(
         matches!(e, Error::Unavailable(ref m) if m.contains(URL)),

@@ -2,11 +2,9 @@
 //! environment alone, the way azure-identity decides it (reference
 //! managed-identity.md §2.1), plus the Arc agent's presence on disk.
 //!
-//! Shared by the guest (which detects when it runs in any host) and the
-//! host (which detects first, grants only that source's endpoint, files
-//! and variables, and tells the guest its decision), so both always agree.
-
-#![deny(missing_docs)]
+//! The guest detects when it runs in any host; azmi's host detects first,
+//! grants only that source's endpoint, files and variables, and tells the
+//! guest its decision, so both always agree.
 
 use std::fmt;
 
@@ -32,6 +30,8 @@ pub const AZMI_IDENTITY_SOURCE: &str = "AZMI_IDENTITY_SOURCE";
 /// azmi: `present` when the host found the Arc agent's `himds` binary; the
 /// guest cannot look at the host's disk itself.
 pub const AZMI_ARC_AGENT: &str = "AZMI_ARC_AGENT";
+/// azmi: the retry settings a host chose (`max_retries=5,base_ms=800,…`).
+pub const AZMI_RETRY: &str = "AZMI_RETRY";
 
 /// Every variable a guest may be given. Nothing else reaches it.
 pub const VARIABLES: &[&str] = &[
@@ -45,6 +45,7 @@ pub const VARIABLES: &[&str] = &[
     AZURE_POD_IDENTITY_AUTHORITY_HOST,
     AZMI_IDENTITY_SOURCE,
     AZMI_ARC_AGENT,
+    AZMI_RETRY,
 ];
 
 /// Variables whose values are credentials: never log them.
@@ -239,4 +240,5 @@ pub fn resolve(
 }
 
 #[cfg(test)]
+#[path = "sources_tests.rs"]
 mod tests;

@@ -1,0 +1,251 @@
+//! Retries within a deadline (reference managed-identity.md §10.2,
+//! keyvault.md §6): exponential backoff with jitter, `Retry-After`
+//! honoured up to a cap, a 70-second floor after IMDS's 410 ("updating,
+//! back within 70 s"), and never a wait that would pass the caller's
+//! deadline. What is retryable depends on the peer (`Kind`).
+
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::transport::Response;
+
+/// What a peer's retry rules are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// IMDS and the Arc agent: 404 (updating), 410, 429 and 5xx.
+    Imds,
+    /// App Service, App Service 2017, Cloud Shell: 408, 429, 500, 502, 503, 504.
+    Platform,
+    /// Service Fabric: as `Platform` (its guidance: never retry 404).
+    ServiceFabric,
+    /// Key Vault: 408, 429 and 5xx.
+    Vault,
+}
+
+impl Kind {
+    fn retries_status(self, status: u16) -> bool {
+        match self {
+            Kind::Imds => matches!(status, 404 | 410 | 429 | 500..=599),
+            Kind::Platform | Kind::ServiceFabric => {
+                matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+            }
+            Kind::Vault => matches!(status, 408 | 429 | 500..=599),
+        }
+    }
+}
+
+/// The retry settings; the host passes its own in `AZMI_RETRY`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Policy {
+    /// Retries after the first attempt (more after a 410, see below).
+    pub(crate) max_retries: u32,
+    /// The first backoff; each next one doubles.
+    pub(crate) base_delay: Duration,
+    /// The longest single wait.
+    pub(crate) max_delay: Duration,
+    /// After IMDS answers 410, keep trying until this much time has passed.
+    pub(crate) gone_min_total: Duration,
+    /// The longest `Retry-After` honoured.
+    pub(crate) retry_after_cap: Duration,
+    /// The whole call's budget, from its start.
+    pub(crate) deadline: Duration,
+    /// Multiplies every wait (1 in production; tests shrink time with it).
+    pub(crate) scale: f64,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            max_retries: 5,
+            base_delay: Duration::from_millis(800),
+            max_delay: Duration::from_secs(60),
+            gone_min_total: Duration::from_secs(70),
+            retry_after_cap: Duration::from_secs(60),
+            deadline: Duration::from_secs(90),
+            scale: 1.0,
+        }
+    }
+}
+
+impl Policy {
+    /// Parses `key=value,…` (`max_retries`, `base_ms`, `max_delay_ms`,
+    /// `gone_min_ms`, `retry_after_cap_ms`, `deadline_ms`, `scale`); unknown
+    /// keys and bad values are errors, as a host that sets this means it.
+    pub(crate) fn parse(text: &str) -> Result<Policy, String> {
+        let mut policy = Policy::default();
+        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (key, value) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("`{pair}` is not key=value"))?;
+            let ms = || {
+                value
+                    .parse::<u64>()
+                    .map(Duration::from_millis)
+                    .map_err(|_| format!("{key}=`{value}` is not a number of milliseconds"))
+            };
+            match key {
+                "max_retries" => {
+                    policy.max_retries = value
+                        .parse()
+                        .map_err(|_| format!("max_retries=`{value}` is not a count"))?
+                }
+                "base_ms" => policy.base_delay = ms()?,
+                "max_delay_ms" => policy.max_delay = ms()?,
+                "gone_min_ms" => policy.gone_min_total = ms()?,
+                "retry_after_cap_ms" => policy.retry_after_cap = ms()?,
+                "deadline_ms" => policy.deadline = ms()?,
+                "scale" => {
+                    policy.scale = value
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 1.0)
+                        .ok_or_else(|| format!("scale=`{value}` is not a number in (0, 1]"))?;
+                }
+                other => return Err(format!("unknown setting `{other}`")),
+            }
+        }
+        Ok(policy)
+    }
+}
+
+/// Time, for waiting between attempts. The real one is wasi:clocks; tests
+/// use a fake that only records.
+pub(crate) trait Clock {
+    /// Time since the call started.
+    fn elapsed(&self) -> Duration;
+    fn sleep(&self, duration: Duration);
+    /// A number in [0, 1) for jitter; it needs no quality.
+    fn jitter(&self) -> f64;
+}
+
+/// Why an attempt failed, and whether another may help.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) error: Error,
+    pub(crate) retry: Retry,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    No,
+    /// Try again; `after` is the server's `Retry-After`, `gone` marks a 410.
+    Yes {
+        after: Option<Duration>,
+        gone: bool,
+    },
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Failure {
+        Failure {
+            error,
+            retry: Retry::No,
+        }
+    }
+}
+
+/// Whether `response`'s status is retryable for `kind`, with its
+/// `Retry-After` (seconds, or `retry-after-ms` / `x-ms-retry-after-ms`).
+pub(crate) fn retry_for(kind: Kind, response: &Response) -> Retry {
+    if !kind.retries_status(response.status) {
+        return Retry::No;
+    }
+    let ms = |name: &str| {
+        response
+            .header(name)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_millis)
+    };
+    let after = ms("retry-after-ms")
+        .or_else(|| ms("x-ms-retry-after-ms"))
+        .or_else(|| {
+            response
+                .header("retry-after")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs)
+        });
+    Retry::Yes {
+        after,
+        gone: kind == Kind::Imds && response.status == 410,
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or the policy or the
+/// deadline says stop. The last error is returned, with how many attempts
+/// were made when there was more than one.
+pub(crate) fn run<T>(
+    clock: &dyn Clock,
+    policy: &Policy,
+    mut attempt: impl FnMut(Duration) -> Result<T, Failure>,
+) -> Result<T, Error> {
+    let mut retries = 0u32;
+    let mut gone = false;
+    loop {
+        let remaining = policy.deadline.saturating_sub(clock.elapsed());
+        let failure = match attempt(remaining) {
+            Ok(value) => return Ok(value),
+            Err(failure) => failure,
+        };
+        let Retry::Yes {
+            after,
+            gone: this_gone,
+        } = failure.retry
+        else {
+            return Err(failure.error);
+        };
+        gone |= this_gone;
+        let elapsed = clock.elapsed();
+        // Unscaled time: the 70 s floor is about the service, not the test.
+        let virtual_elapsed = elapsed.div_f64(policy.scale);
+        let within_floor = gone && virtual_elapsed < policy.gone_min_total;
+        if retries >= policy.max_retries && !within_floor {
+            return Err(gave_up(failure.error, retries + 1, "retries exhausted"));
+        }
+        let backoff = policy
+            .base_delay
+            .saturating_mul(2u32.saturating_pow(retries.min(16)));
+        let mut wait = backoff
+            .mul_f64(0.8 + 0.4 * clock.jitter())
+            .min(policy.max_delay);
+        if within_floor {
+            // Land the last tries on the 70 s mark rather than overshoot it.
+            let floor_left = policy.gone_min_total.saturating_sub(virtual_elapsed);
+            wait = wait.min(floor_left.max(policy.base_delay));
+        }
+        let wait = after
+            .map_or(wait, |a| a.min(policy.retry_after_cap))
+            .mul_f64(policy.scale);
+        if elapsed + wait >= policy.deadline {
+            return Err(gave_up(
+                failure.error,
+                retries + 1,
+                "the next retry would pass the deadline",
+            ));
+        }
+        clock.sleep(wait);
+        retries += 1;
+    }
+}
+
+/// Notes on the final error how many attempts it took; only messages
+/// change, never the case, so callers still act on the kind.
+fn gave_up(error: Error, attempts: u32, why: &str) -> Error {
+    if attempts <= 1 {
+        return error;
+    }
+    let note = format!(" (after {attempts} attempts; {why})");
+    match error {
+        Error::Unavailable(m) => Error::Unavailable(m + &note),
+        Error::Timeout(m) => Error::Timeout(m + &note),
+        Error::Other(m) => Error::Other(m + &note),
+        Error::InvalidResponse(m) => Error::InvalidResponse(m + &note),
+        Error::Service(mut e) => {
+            e.message.push_str(&note);
+            Error::Service(e)
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,178 @@
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
+
+use super::*;
+
+const NOW: u64 = 1_700_000_000;
+
+fn key() -> Key {
+    Key {
+        source: Source::Imds,
+        identity: Identity::SystemAssigned,
+        resource: "r".into(),
+    }
+}
+
+fn token(name: &str, lifetime: u64, refresh_at: Option<u64>) -> AccessToken {
+    AccessToken {
+        token: name.into(),
+        token_type: "Bearer".into(),
+        resource: "r".into(),
+        expires_on: NOW + lifetime,
+        refresh_at,
+    }
+}
+
+#[tokio::test]
+async fn serves_fresh_tokens_and_refetches_stale_ones() {
+    let cache = Arc::new(TokenCache::default());
+    let t = cache
+        .get(key(), || NOW, || async { Ok(token("a", 3600, None)) })
+        .await
+        .unwrap();
+    assert_eq!(t.token, "a");
+    let t = cache
+        .get(
+            key(),
+            || NOW + 100,
+            || async { panic!("fetched a fresh token") },
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.token, "a");
+    // Within five minutes of expiry: fetched again.
+    let t = cache
+        .get(
+            key(),
+            || NOW + 3400,
+            || async { Ok(token("b", 7200, None)) },
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.token, "b");
+    assert_eq!(
+        cache.stats(),
+        CacheStats {
+            hits: 1,
+            misses: 2,
+            entries: 1,
+            ..CacheStats::default()
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_failed_refresh_serves_the_valid_token_and_backs_off() {
+    let cache = Arc::new(TokenCache::default());
+    cache
+        .get(
+            key(),
+            || NOW,
+            || async { Ok(token("a", 86_400, Some(NOW + 43_200))) },
+        )
+        .await
+        .unwrap();
+    let later = NOW + 50_000;
+    let t = cache
+        .get(
+            key(),
+            || later,
+            || async {
+                Err(Error::Service(crate::ServiceError {
+                    status: 503,
+                    code: String::new(),
+                    message: "down".into(),
+                    inner_code: None,
+                }))
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.token, "a");
+    // No new attempt for 30 s.
+    let t = cache
+        .get(
+            key(),
+            || later + 10,
+            || async { panic!("refreshed again too soon") },
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.token, "a");
+    let t = cache
+        .get(
+            key(),
+            || later + 31,
+            || async { Ok(token("b", 86_400, None)) },
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.token, "b");
+    let stats = cache.stats();
+    assert_eq!((stats.refreshes, stats.refresh_failures), (2, 1));
+}
+
+#[tokio::test]
+async fn concurrent_callers_share_one_fetch_and_its_error() {
+    let cache = Arc::new(TokenCache::default());
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let calls = (0..20)
+        .map(|_| {
+            let cache = cache.clone();
+            let fetches = fetches.clone();
+            tokio::spawn(async move {
+                cache
+                    .get(
+                        key(),
+                        || NOW,
+                        || async move {
+                            fetches.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            Err::<AccessToken, _>(Error::Unavailable("nothing there".into()))
+                        },
+                    )
+                    .await
+            })
+        })
+        .collect::<Vec<_>>();
+    for call in calls {
+        assert_eq!(
+            call.await.unwrap().unwrap_err(),
+            Error::Unavailable("nothing there".into())
+        );
+    }
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        1,
+        "one request for twenty callers"
+    );
+    assert_eq!(cache.stats().coalesced, 19);
+}
+
+#[tokio::test]
+async fn a_cancelled_leader_does_not_strand_its_followers() {
+    let cache = Arc::new(TokenCache::default());
+    let leader = {
+        let cache = cache.clone();
+        tokio::spawn(async move {
+            cache
+                .get(
+                    key(),
+                    || NOW,
+                    || async { std::future::pending::<Result<AccessToken, Error>>().await },
+                )
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    leader.abort();
+    let _ = leader.await;
+    let t = tokio::time::timeout(
+        Duration::from_secs(5),
+        cache.get(key(), || NOW, || async { Ok(token("a", 3600, None)) }),
+    )
+    .await
+    .expect("not stranded")
+    .unwrap();
+    assert_eq!(t.token, "a");
+}
