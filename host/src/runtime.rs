@@ -2,7 +2,7 @@
 //! component, linker and pre-instantiation. Each call instantiates it in a
 //! fresh `Store` (tens of microseconds), so no state survives between calls.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -47,45 +47,67 @@ impl Drop for Inner {
     }
 }
 
-impl Runtime {
-    /// Loads the component built into this binary.
+/// Builds a `Runtime`: which component, and where compiled components are
+/// cached.
+#[derive(Default)]
+pub struct RuntimeBuilder {
+    component: Option<(Vec<u8>, String)>,
+    cache_dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for RuntimeBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeBuilder")
+            .field("component", &self.component.as_ref().map(|(_, source)| source))
+            .field("cache_dir", &self.cache_dir)
+            .finish()
+    }
+}
+
+impl RuntimeBuilder {
+    /// Runs another build of a component implementing the
+    /// `azmi:identity/credentials` world, read from `path`.
     ///
     /// # Errors
-    /// `Error::Config` if the engine cannot be created (not expected).
-    pub fn new() -> Result<Runtime, Error> {
-        Runtime::from_component_bytes(EMBEDDED_COMPONENT, "the built-in component")
+    /// `Error::Config` naming the file when it cannot be read.
+    pub fn component_file(mut self, path: &Path) -> Result<RuntimeBuilder, Error> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::Config(format!("cannot read the component {}: {e}", path.display())))?;
+        self.component = Some((bytes, path.display().to_string()));
+        Ok(self)
     }
 
-    /// Loads another build of a component implementing the
-    /// `azmi:identity/credentials` world, from a `.wasm` file.
-    ///
-    /// # Errors
-    /// `Error::Config` naming the file if it cannot be read, is not a
-    /// component, or imports something the sandbox does not provide.
-    pub fn from_component_file(path: &Path) -> Result<Runtime, Error> {
-        let bytes = std::fs::read(path).map_err(|e| {
-            Error::Config(format!("cannot read the component {}: {e}", path.display()))
-        })?;
-        Runtime::from_component_bytes(&bytes, &path.display().to_string())
+    /// Runs the component in `wasm`; `source` names it in errors.
+    pub fn component_bytes(mut self, wasm: &[u8], source: &str) -> RuntimeBuilder {
+        self.component = Some((wasm.to_vec(), source.to_owned()));
+        self
     }
 
-    /// Loads a component from its bytes; `source` names it in errors.
+    /// Caches the compiled component in `dir` (created with mode 0700 if
+    /// missing), so later processes skip compilation. Entries are trusted
+    /// only when this user owns them and nobody else can write them. By
+    /// default nothing is written to disk.
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> RuntimeBuilder {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Compiles (or loads) the component and links it against the sandbox.
     ///
     /// # Errors
-    /// As `from_component_file`.
-    pub fn from_component_bytes(wasm: &[u8], source: &str) -> Result<Runtime, Error> {
+    /// `Error::Config` when the component is not valid, or imports
+    /// something the sandbox does not provide.
+    pub fn build(self) -> Result<Runtime, Error> {
+        let (wasm, source) = self
+            .component
+            .unwrap_or_else(|| (EMBEDDED_COMPONENT.to_vec(), "the built-in component".to_owned()));
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
         config.wasm_component_model(true);
-        let engine = Engine::new(&config)
-            .map_err(|e| Error::Config(format!("cannot create the wasm engine: {e}")))?;
-        let component = Component::new(&engine, wasm).map_err(|e| {
-            Error::Config(format!(
-                "{source} is not a valid WebAssembly component: {e:#}"
-            ))
-        })?;
-        let linker = sandbox::linker(&engine)
-            .map_err(|e| Error::Config(format!("cannot set up the sandbox: {e:#}")))?;
+        let engine = Engine::new(&config).map_err(|e| Error::Config(format!("cannot create the wasm engine: {e}")))?;
+        let component = crate::precompiled::load_or_compile(&engine, &wasm, self.cache_dir.as_deref())
+            .map_err(|e| Error::Config(format!("{source} is not a valid WebAssembly component: {e:#}")))?;
+        let linker = sandbox::linker(&engine).map_err(|e| Error::Config(format!("cannot set up the sandbox: {e:#}")))?;
         let pre = linker
             .instantiate_pre(&component)
             .and_then(CredentialProviderPre::new)
@@ -97,13 +119,41 @@ impl Runtime {
         let stop_ticker = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), stop_ticker.clone());
         Ok(Runtime {
-            inner: Arc::new(Inner {
-                engine,
-                component,
-                pre,
-                stop_ticker,
-            }),
+            inner: Arc::new(Inner { engine, component, pre, stop_ticker }),
         })
+    }
+}
+
+impl Runtime {
+    /// Configures a runtime; see `RuntimeBuilder`.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// Loads the component built into this binary, compiling it in memory.
+    ///
+    /// # Errors
+    /// `Error::Config` if the engine cannot be created (not expected).
+    pub fn new() -> Result<Runtime, Error> {
+        Runtime::builder().build()
+    }
+
+    /// Loads another build of a component implementing the
+    /// `azmi:identity/credentials` world, from a `.wasm` file.
+    ///
+    /// # Errors
+    /// `Error::Config` naming the file if it cannot be read, is not a
+    /// component, or imports something the sandbox does not provide.
+    pub fn from_component_file(path: &Path) -> Result<Runtime, Error> {
+        Runtime::builder().component_file(path)?.build()
+    }
+
+    /// Loads a component from its bytes; `source` names it in errors.
+    ///
+    /// # Errors
+    /// As `from_component_file`.
+    pub fn from_component_bytes(wasm: &[u8], source: &str) -> Result<Runtime, Error> {
+        Runtime::builder().component_bytes(wasm, source).build()
     }
 
     /// The component's imports, as `namespace:package/interface@version`.

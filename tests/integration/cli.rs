@@ -370,6 +370,7 @@ async fn emulator_command_prints_settings_that_work() {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_azmi"))
         .arg("emulator")
         .env_clear()
+        .env("AZMI_CACHE_DIR", crate::support::cache_dir())
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()

@@ -68,6 +68,7 @@ async fn in_netns(test: &str, imds_listen: &str, script: &str) -> Option<Output>
             "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         )
         .env("AZMI", env!("CARGO_BIN_EXE_azmi"))
+        .env("AZMI_CACHE_DIR", crate::support::cache_dir())
         .env("TMP", dir.path())
         .env("IMDS_LISTEN", imds_listen)
         .kill_on_drop(true)

@@ -18,6 +18,12 @@ use tokio::task::JoinHandle;
 /// fast and locally instead of reaching 169.254.169.254.
 pub(crate) const NOWHERE_IMDS: &str = "http://127.0.0.1:1";
 
+/// Where the `azmi` processes of the tests share their compiled-component
+/// cache (a CLI start then costs milliseconds, not a compilation).
+pub(crate) fn cache_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("azmi-component-cache")
+}
+
 /// The component, compiled once for the whole test binary.
 pub(crate) fn runtime() -> Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
@@ -145,6 +151,7 @@ pub(crate) async fn azmi(args: &[&str], env: &[(&str, &str)]) -> Output {
     command
         .args(args)
         .env_clear()
+        .env("AZMI_CACHE_DIR", cache_dir())
         .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", NOWHERE_IMDS);
     for (name, value) in env {
         command.env(name, value);

@@ -175,10 +175,14 @@ pub(crate) fn config_builder(
 }
 
 pub(crate) fn runtime(common: &Common) -> Result<Runtime, Failure> {
-    match &common.component {
-        Some(path) => Runtime::from_component_file(path).map_err(config_failure),
-        None => Runtime::new().map_err(|e| Failure::Other(e.to_string())),
+    let mut builder = Runtime::builder();
+    if let Some(path) = &common.component {
+        builder = builder.component_file(path).map_err(config_failure)?;
     }
+    if let Some(dir) = azmi::default_cache_dir() {
+        builder = builder.cache_dir(dir);
+    }
+    builder.build().map_err(config_failure)
 }
 
 fn credential(
