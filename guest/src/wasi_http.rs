@@ -133,17 +133,22 @@ fn read_body(incoming: &IncomingBody, limit: usize) -> Result<Vec<u8>, Transport
             Err(StreamError::Closed) => return Ok(body),
             Err(StreamError::LastOperationFailed(error)) => {
                 let code = wasi::http::types::http_error_code(&error);
-                return Err(code.map_or_else(
-                    || {
-                        TransportError::Other(format!(
-                            "reading the response failed: {}",
-                            error.to_debug_string()
-                        ))
-                    },
-                    map_error_code,
-                ));
+                return Err(
+                    code.map_or_else(|| body_failure(&error.to_debug_string()), map_error_code)
+                );
             }
         }
+    }
+}
+
+/// A body read that failed without an error code (wasmtime 48 reports the
+/// host's body errors only as text): a timeout if the text says so, else a
+/// connection cut short. Both are worth a retry.
+fn body_failure(detail: &str) -> TransportError {
+    if detail.to_ascii_lowercase().contains("timeout") {
+        TransportError::ReadTimeout(format!("the response stalled ({detail})"))
+    } else {
+        TransportError::Interrupted(format!("reading the response failed ({detail})"))
     }
 }
 
@@ -216,6 +221,14 @@ mod tests {
         assert!(matches!(
             map_error_code(ErrorCode::HttpResponseBodySize(Some(10))),
             TransportError::TooLarge { limit: 10 }
+        ));
+        assert!(matches!(
+            body_failure("connection read timeout"),
+            TransportError::ReadTimeout(_)
+        ));
+        assert!(matches!(
+            body_failure("connection reset"),
+            TransportError::Interrupted(_)
         ));
     }
 }

@@ -19,7 +19,11 @@ use wasmtime::{Engine, Precompiled};
 
 /// The component for `wasm`, from `cache_dir` when a trusted entry is
 /// there, else compiled (and stored there, best effort).
-pub(crate) fn load_or_compile(engine: &Engine, wasm: &[u8], cache_dir: Option<&Path>) -> wasmtime::Result<Component> {
+pub(crate) fn load_or_compile(
+    engine: &Engine,
+    wasm: &[u8],
+    cache_dir: Option<&Path>,
+) -> wasmtime::Result<Component> {
     let Some(dir) = cache_dir else {
         return Component::new(engine, wasm);
     };
@@ -29,16 +33,27 @@ pub(crate) fn load_or_compile(engine: &Engine, wasm: &[u8], cache_dir: Option<&P
         return Ok(component);
     }
     let component = Component::new(engine, wasm)?;
-    match component.serialize().map_err(|e| e.to_string()).and_then(|bytes| store(dir, &path, &bytes)) {
-        Ok(()) => tracing::debug!(target: "azmi::cache", "stored the compiled component in {}", path.display()),
-        Err(e) => tracing::debug!(target: "azmi::cache", "not caching the compiled component in {}: {e}", dir.display()),
+    match component
+        .serialize()
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| store(dir, &path, &bytes))
+    {
+        Ok(()) => {
+            tracing::debug!(target: "azmi::cache", "stored the compiled component in {}", path.display())
+        }
+        Err(e) => {
+            tracing::debug!(target: "azmi::cache", "not caching the compiled component in {}: {e}", dir.display())
+        }
     }
     Ok(component)
 }
 
 fn entry_name(engine: &Engine, wasm: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, wasm);
-    let component: String = digest.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let component: String = digest.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
     format!("component-{component}-{:016x}.cwasm", hasher.finish())
@@ -57,7 +72,10 @@ fn load(engine: &Engine, path: &Path) -> Option<Component> {
     // engine's compatibility hash, was written by `store` below, and sits
     // in a directory that only this user can write (checked above); the
     // bytes also pass wasmtime's own header and version checks.
-    #[expect(unsafe_code, reason = "loading a compiled component this user's azmi wrote; see SAFETY")]
+    #[expect(
+        unsafe_code,
+        reason = "loading a compiled component this user's azmi wrote; see SAFETY"
+    )]
     let component = unsafe { Component::deserialize(engine, &bytes) };
     component.ok()
 }
@@ -66,7 +84,9 @@ fn load(engine: &Engine, path: &Path) -> Option<Component> {
 #[cfg(unix)]
 fn trusted(path: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
-    let Ok(meta) = fs::symlink_metadata(path) else { return false };
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return false;
+    };
     meta.uid() == current_uid() && meta.mode() & 0o022 == 0 && !meta.file_type().is_symlink()
 }
 
@@ -82,7 +102,9 @@ fn current_uid() -> u32 {
     use std::os::unix::fs::MetadataExt;
     static UID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     *UID.get_or_init(|| {
-        tempfile::tempfile().and_then(|f| f.metadata()).map_or(u32::MAX, |m| m.uid())
+        tempfile::tempfile()
+            .and_then(|f| f.metadata())
+            .map_or(u32::MAX, |m| m.uid())
     })
 }
 
@@ -108,7 +130,11 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 /// The cache directory the CLI uses: `AZMI_CACHE_DIR`, else
 /// `$XDG_CACHE_HOME/azmi`, else `$HOME/.cache/azmi`.
 pub fn default_cache_dir() -> Option<PathBuf> {
-    let from = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let from = |var: &str| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     from("AZMI_CACHE_DIR")
         .or_else(|| from("XDG_CACHE_HOME").map(|d| d.join("azmi")))
         .or_else(|| from("HOME").map(|d| d.join(".cache").join("azmi")))
@@ -132,10 +158,16 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             fs::set_permissions(&entry, fs::Permissions::from_mode(0o666)).unwrap();
-            assert!(load(&engine, &entry).is_none(), "a world-writable entry is not trusted");
+            assert!(
+                load(&engine, &entry).is_none(),
+                "a world-writable entry is not trusted"
+            );
             fs::set_permissions(&entry, fs::Permissions::from_mode(0o600)).unwrap();
             fs::set_permissions(&cache, fs::Permissions::from_mode(0o777)).unwrap();
-            assert!(load(&engine, &entry).is_none(), "an entry in a world-writable directory is not trusted");
+            assert!(
+                load(&engine, &entry).is_none(),
+                "an entry in a world-writable directory is not trusted"
+            );
             fs::set_permissions(&cache, fs::Permissions::from_mode(0o700)).unwrap();
         }
         fs::write(&entry, b"not a compiled component").unwrap();

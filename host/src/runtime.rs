@@ -58,7 +58,10 @@ pub struct RuntimeBuilder {
 impl std::fmt::Debug for RuntimeBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RuntimeBuilder")
-            .field("component", &self.component.as_ref().map(|(_, source)| source))
+            .field(
+                "component",
+                &self.component.as_ref().map(|(_, source)| source),
+            )
             .field("cache_dir", &self.cache_dir)
             .finish()
     }
@@ -71,8 +74,9 @@ impl RuntimeBuilder {
     /// # Errors
     /// `Error::Config` naming the file when it cannot be read.
     pub fn component_file(mut self, path: &Path) -> Result<RuntimeBuilder, Error> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::Config(format!("cannot read the component {}: {e}", path.display())))?;
+        let bytes = std::fs::read(path).map_err(|e| {
+            Error::Config(format!("cannot read the component {}: {e}", path.display()))
+        })?;
         self.component = Some((bytes, path.display().to_string()));
         Ok(self)
     }
@@ -98,16 +102,26 @@ impl RuntimeBuilder {
     /// `Error::Config` when the component is not valid, or imports
     /// something the sandbox does not provide.
     pub fn build(self) -> Result<Runtime, Error> {
-        let (wasm, source) = self
-            .component
-            .unwrap_or_else(|| (EMBEDDED_COMPONENT.to_vec(), "the built-in component".to_owned()));
+        let (wasm, source) = self.component.unwrap_or_else(|| {
+            (
+                EMBEDDED_COMPONENT.to_vec(),
+                "the built-in component".to_owned(),
+            )
+        });
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
         config.wasm_component_model(true);
-        let engine = Engine::new(&config).map_err(|e| Error::Config(format!("cannot create the wasm engine: {e}")))?;
-        let component = crate::precompiled::load_or_compile(&engine, &wasm, self.cache_dir.as_deref())
-            .map_err(|e| Error::Config(format!("{source} is not a valid WebAssembly component: {e:#}")))?;
-        let linker = sandbox::linker(&engine).map_err(|e| Error::Config(format!("cannot set up the sandbox: {e:#}")))?;
+        let engine = Engine::new(&config)
+            .map_err(|e| Error::Config(format!("cannot create the wasm engine: {e}")))?;
+        let component =
+            crate::precompiled::load_or_compile(&engine, &wasm, self.cache_dir.as_deref())
+                .map_err(|e| {
+                    Error::Config(format!(
+                        "{source} is not a valid WebAssembly component: {e:#}"
+                    ))
+                })?;
+        let linker = sandbox::linker(&engine)
+            .map_err(|e| Error::Config(format!("cannot set up the sandbox: {e:#}")))?;
         let pre = linker
             .instantiate_pre(&component)
             .and_then(CredentialProviderPre::new)
@@ -119,7 +133,12 @@ impl RuntimeBuilder {
         let stop_ticker = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), stop_ticker.clone());
         Ok(Runtime {
-            inner: Arc::new(Inner { engine, component, pre, stop_ticker }),
+            inner: Arc::new(Inner {
+                engine,
+                component,
+                pre,
+                stop_ticker,
+            }),
         })
     }
 }

@@ -9,7 +9,9 @@
 mod arc;
 mod cli;
 mod component;
+mod faults;
 mod grant;
+mod leaks;
 mod library;
 mod netns;
 mod sandbox;

@@ -175,4 +175,14 @@ pub(crate) struct EmulatorArgs {
     /// Write the emulator's CA certificate here (default: a temporary directory removed on exit).
     #[arg(long, value_name = "FILE")]
     pub(crate) ca_out: Option<PathBuf>,
+    /// Misbehave on purpose: SERVICE's next requests get these faults, in
+    /// order (for example imds=410,410,200 or vault=429:retry-after=2).
+    /// Services: imds, vault, arc, app-service, app-service-2017,
+    /// service-fabric, cloud-shell. Faults: a status, STATUS:retry-after=S,
+    /// delay=MS, hang, slow-body=MS, truncated, oversized=BYTES,
+    /// malformed-json, wrong-content-type,
+    /// expiry=integer|string|date|windows-date|expired,
+    /// lifetime=S[:refresh-in=S]. Repeatable.
+    #[arg(long, value_name = "SERVICE=FAULT,...", value_parser = azmi::emulator::parse_fault_list)]
+    pub(crate) fault: Vec<(azmi::emulator::Service, Vec<azmi::emulator::Fault>)>,
 }

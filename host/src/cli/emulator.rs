@@ -24,6 +24,7 @@ pub(crate) async fn run(args: &EmulatorArgs) -> Result<(), Failure> {
     let config = EmulatorConfig {
         imds_listen: args.imds_listen,
         vault_listen: args.vault_listen,
+        faults: args.fault.clone(),
         ..EmulatorConfig::demo()
     };
     let emulator = Emulator::start(config).await.map_err(Failure::Other)?;

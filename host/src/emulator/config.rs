@@ -87,6 +87,8 @@ pub struct EmulatorConfig {
     /// Where the Arc agent writes its key files; `None` makes a temporary
     /// directory that lives as long as the emulator.
     pub arc_token_dir: Option<PathBuf>,
+    /// Faults queued per service from the start (see `Emulator::inject`).
+    pub faults: Vec<(super::Service, Vec<super::Fault>)>,
 }
 
 /// How the emulated Arc agent answers. `Normal` is the agent; the others

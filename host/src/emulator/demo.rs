@@ -98,6 +98,7 @@ impl EmulatorConfig {
             platform_ip: IpAddr::from([127, 0, 0, 1]),
             arc: ArcBehavior::Normal,
             arc_token_dir: None,
+            faults: Vec::new(),
         }
     }
 }

@@ -33,7 +33,6 @@ fn error(status: u16, code: &str, description: &str) -> http::Response<Body> {
 }
 
 pub(super) fn handle(state: &Arc<State>, request: &http::Request<Bytes>) -> http::Response<Body> {
-    state.count(super::Service::Imds);
     if request.uri().path() != TOKEN_PATH {
         return error(404, "not_found", "The requested path was not found");
     }

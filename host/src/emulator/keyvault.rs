@@ -53,7 +53,6 @@ fn error(
 }
 
 pub(super) fn handle(state: &Arc<State>, request: &http::Request<Bytes>) -> http::Response<Body> {
-    state.count(super::Service::Vault);
     let host = request
         .headers()
         .get(http::header::HOST)

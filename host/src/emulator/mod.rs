@@ -22,6 +22,7 @@
 
 mod config;
 pub mod demo;
+mod faults;
 mod imds;
 mod jwt;
 mod keyvault;
@@ -41,6 +42,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use config::{ArcBehavior, EmulatedIdentity, EmulatedSecret, EmulatorConfig, SecretVersion};
+pub use faults::{ExpiryForm, Fault, parse_fault_list};
 
 use crate::{Config, ConfigBuilder, ConnectTo, Error};
 
@@ -73,6 +75,16 @@ impl Service {
         Service::ServiceFabric,
         Service::CloudShell,
     ];
+
+    /// The service named `name` (`imds`, `vault`, `arc`, `app-service`,
+    /// `app-service-2017`, `service-fabric`, `cloud-shell`).
+    pub fn from_name(name: &str) -> Option<Service> {
+        Some(match name {
+            "imds" => Service::Imds,
+            "vault" => Service::Vault,
+            _ => Service::of(Source::from_name(name)?),
+        })
+    }
 
     fn index(self) -> usize {
         Service::ALL
@@ -157,6 +169,7 @@ struct State {
     identity_header: String,
     /// App Service 2017's `MSI_SECRET`.
     msi_secret: String,
+    faults: faults::Faults,
 }
 
 impl State {
@@ -178,11 +191,17 @@ pub struct Emulator {
 
 type HandlerFn = fn(&Arc<State>, &http::Request<bytes::Bytes>) -> http::Response<server::Body>;
 
-fn handler(state: &Arc<State>, f: HandlerFn) -> server::Handler {
+/// `service`'s handler: counts the request, then answers it with the next
+/// queued fault applied (or plainly).
+fn handler(state: &Arc<State>, service: Service, f: HandlerFn) -> server::Handler {
     let state = state.clone();
     Arc::new(move |request| {
-        let response = f(&state, &request);
-        Box::pin(async move { response })
+        state.count(service);
+        let fault = state.faults.next(service).unwrap_or(Fault::Normal);
+        let state = state.clone();
+        Box::pin(async move {
+            faults::apply(fault, service, request.headers(), || f(&state, &request)).await
+        })
     })
 }
 
@@ -233,35 +252,47 @@ impl Emulator {
             },
             identity_header: random_hex(16)?,
             msi_secret: random_hex(16)?,
+            faults: faults::Faults::default(),
         });
+        for (service, faults) in &state.config.faults {
+            state.faults.push(*service, faults.iter().cloned());
+        }
         let tls = |config: Arc<rustls::ServerConfig>| Some(tokio_rustls::TlsAcceptor::from(config));
         let tasks = vec![
-            tokio::spawn(server::serve(imds, None, handler(&state, imds::handle))),
+            tokio::spawn(server::serve(
+                imds,
+                None,
+                handler(&state, Service::Imds, imds::handle),
+            )),
             tokio::spawn(server::serve(
                 vault,
                 tls(pki.server_config),
-                handler(&state, keyvault::handle),
+                handler(&state, Service::Vault, keyvault::handle),
             )),
-            tokio::spawn(server::serve(arc, None, handler(&state, platforms::arc))),
+            tokio::spawn(server::serve(
+                arc,
+                None,
+                handler(&state, Service::Arc, platforms::arc),
+            )),
             tokio::spawn(server::serve(
                 app,
                 None,
-                handler(&state, platforms::app_service),
+                handler(&state, Service::AppService, platforms::app_service),
             )),
             tokio::spawn(server::serve(
                 app2017,
                 None,
-                handler(&state, platforms::app_service_2017),
+                handler(&state, Service::AppService2017, platforms::app_service_2017),
             )),
             tokio::spawn(server::serve(
                 fabric,
                 tls(fabric_tls),
-                handler(&state, platforms::service_fabric),
+                handler(&state, Service::ServiceFabric, platforms::service_fabric),
             )),
             tokio::spawn(server::serve(
                 shell,
                 None,
-                handler(&state, platforms::cloud_shell),
+                handler(&state, Service::CloudShell, platforms::cloud_shell),
             )),
         ];
         let addrs = HashMap::from([
@@ -327,6 +358,12 @@ impl Emulator {
     /// The thumbprint of the Service Fabric endpoint's certificate.
     pub fn service_fabric_thumbprint(&self) -> &str {
         &self.service_fabric_thumbprint
+    }
+
+    /// Queues faults for `service`'s next requests, after those already
+    /// queued.
+    pub fn inject(&self, service: Service, faults: impl IntoIterator<Item = Fault>) {
+        self.state.faults.push(service, faults);
     }
 
     /// Requests `service` has answered so far.

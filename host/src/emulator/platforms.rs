@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::server::{Body, json, query_pairs};
 use super::tokens::{self, Selector};
-use super::{ArcBehavior, Service, State};
+use super::{ArcBehavior, State};
 
 pub(super) const TOKEN_PATH: &str = "/metadata/identity/oauth2/token";
 pub(super) const APP_SERVICE_PATH: &str = "/msi/token";
@@ -119,7 +119,6 @@ fn arc_token(
     state: &Arc<State>,
     request: &http::Request<Bytes>,
 ) -> Result<http::Response<Body>, Refusal> {
-    state.count(Service::Arc);
     let checked = check(request, TOKEN_PATH, http::Method::GET, None)?;
     if !checked
         .header("metadata")
@@ -217,7 +216,6 @@ fn app_service_token(
     state: &Arc<State>,
     request: &http::Request<Bytes>,
 ) -> Result<http::Response<Body>, Refusal> {
-    state.count(Service::AppService);
     let checked = check(
         request,
         APP_SERVICE_PATH,
@@ -273,7 +271,6 @@ fn app_service_2017_token(
     state: &Arc<State>,
     request: &http::Request<Bytes>,
 ) -> Result<http::Response<Body>, Refusal> {
-    state.count(Service::AppService2017);
     let checked = check(
         request,
         APP_SERVICE_PATH,
@@ -317,7 +314,6 @@ fn service_fabric_token(
     state: &Arc<State>,
     request: &http::Request<Bytes>,
 ) -> Result<http::Response<Body>, Refusal> {
-    state.count(Service::ServiceFabric);
     let checked = check(
         request,
         TOKEN_PATH,
@@ -362,7 +358,6 @@ fn cloud_shell_token(
     state: &Arc<State>,
     request: &http::Request<Bytes>,
 ) -> Result<http::Response<Body>, Refusal> {
-    state.count(Service::CloudShell);
     let checked = check(request, CLOUD_SHELL_PATH, http::Method::POST, None)?;
     if !checked
         .header("metadata")

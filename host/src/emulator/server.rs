@@ -14,8 +14,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-/// A response body.
-pub(super) type Body = BoxBody<Bytes, Infallible>;
+/// A response body; it can fail, so that a fault can cut it short.
+pub(super) type Body = BoxBody<Bytes, std::io::Error>;
 
 /// Largest request body an emulated service reads.
 const MAX_REQUEST_BODY: usize = 64 * 1024;
@@ -28,7 +28,9 @@ pub(super) type Handler = Arc<
 >;
 
 pub(super) fn full(body: impl Into<Bytes>) -> Body {
-    Full::new(body.into()).boxed()
+    Full::new(body.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 /// Accepts connections until the task is aborted.

@@ -110,6 +110,32 @@ pub(super) fn us_date(unix: u64) -> String {
     )
 }
 
+/// `M/D/YYYY h:mm:ss AM +00:00`, App Service 2017's expiry on Windows.
+pub(super) fn windows_date(unix: u64) -> String {
+    let linux = us_date(unix);
+    // `MM/DD/YYYY HH:MM:SS +00:00` → drop leading zeros, 12-hour clock.
+    let (date, rest) = linux.split_once(' ').unwrap_or_default();
+    let (time, offset) = rest.split_once(' ').unwrap_or_default();
+    let mut d = date
+        .split('/')
+        .map(|p| p.trim_start_matches('0').to_owned());
+    let (month, day, year) = (
+        d.next().unwrap_or_default(),
+        d.next().unwrap_or_default(),
+        d.next().unwrap_or_default(),
+    );
+    let mut t = time.split(':');
+    let hour: u64 = t.next().and_then(|h| h.parse().ok()).unwrap_or_default();
+    let (minute, second) = (t.next().unwrap_or_default(), t.next().unwrap_or_default());
+    let (hour12, meridiem) = match hour {
+        0 => (12, "AM"),
+        1..=11 => (hour, "AM"),
+        12 => (12, "PM"),
+        _ => (hour - 12, "PM"),
+    };
+    format!("{month}/{day}/{year} {hour12}:{minute}:{second} {meridiem} {offset}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +145,8 @@ mod tests {
         assert_eq!(us_date(1_560_999_478), "06/20/2019 02:57:58 +00:00");
         assert_eq!(us_date(1_709_208_000), "02/29/2024 12:00:00 +00:00");
         assert_eq!(us_date(0), "01/01/1970 00:00:00 +00:00");
+        assert_eq!(windows_date(1_579_152_252), "1/16/2020 5:24:12 AM +00:00");
+        assert_eq!(windows_date(1_579_195_452), "1/16/2020 5:24:12 PM +00:00");
+        assert_eq!(windows_date(1_579_134_252), "1/16/2020 12:24:12 AM +00:00");
     }
 }
