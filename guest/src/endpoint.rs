@@ -84,6 +84,9 @@ fn transport_error(err: TransportError, url: &str, peer: Peer) -> Error {
         (TransportError::TooLarge { limit }, _) => Error::InvalidResponse(format!(
             "{url} sent a response larger than {limit} bytes; refused"
         )),
+        (TransportError::HeadersTooLarge, _) => Error::InvalidResponse(format!(
+            "{url} sent response headers larger than the host accepts; refused"
+        )),
         (TransportError::Other(why), _) => Error::Other(format!("request to {url} failed: {why}")),
     }
 }

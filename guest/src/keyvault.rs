@@ -10,6 +10,8 @@ mod secret;
 use std::time::Duration;
 
 pub(crate) use challenge::Challenge;
+#[cfg(feature = "fuzzing")]
+pub(crate) use challenge::{parse as challenge_parse, verify as challenge_verify};
 pub(crate) use names::{Vault, validate_secret_name, validate_version};
 pub(crate) use secret::{Secret, parse_secret};
 

@@ -24,6 +24,9 @@ mod wasi_http;
 #[cfg(test)]
 mod testing;
 
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
+
 mod bindings {
     wit_bindgen::generate!({
         world: "credential-provider",

@@ -131,6 +131,8 @@ pub(crate) enum TransportError {
     Tls(String),
     /// The response body was longer than `max_response_bytes`.
     TooLarge { limit: usize },
+    /// The response's headers were larger than the host accepts.
+    HeadersTooLarge,
     /// Anything else the host reported.
     Other(String),
 }

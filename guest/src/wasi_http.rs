@@ -187,6 +187,9 @@ pub(crate) fn map_error_code(code: ErrorCode) -> TransportError {
         ErrorCode::HttpResponseBodySize(limit) => TransportError::TooLarge {
             limit: limit.and_then(|l| usize::try_from(l).ok()).unwrap_or(0),
         },
+        ErrorCode::HttpResponseHeaderSectionSize(_) | ErrorCode::HttpResponseHeaderSize(_) => {
+            TransportError::HeadersTooLarge
+        }
         ErrorCode::InternalError(Some(detail)) => TransportError::Other(detail),
         other => TransportError::Other(format!("{other:?}")),
     }

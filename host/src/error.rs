@@ -84,6 +84,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the same call may succeed later without any change: the
+    /// service was throttled or failing (408, 429, 5xx, after the retries
+    /// the policy allowed), or a deadline passed. `unavailable`,
+    /// `unauthorized`, `forbidden`, `not-found` and `invalid-*` need a fix,
+    /// not a retry.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Timeout(_) => true,
+            Error::Service(e) => matches!(e.status, 408 | 429 | 500..=599),
+            _ => false,
+        }
+    }
+
     /// A short, stable name for the kind of error (`unavailable`,
     /// `not-found`, …), as in the WIT `error` variant.
     pub fn kind(&self) -> &'static str {

@@ -4,10 +4,12 @@
 //! The component (`wit/azmi.wit`, built from `guest/` into this crate) asks
 //! the managed-identity endpoint for a token and reads Key Vault secrets
 //! with it. This crate runs it in wasmtime with nothing but what a
-//! [`Config`] allows: requests to the identity endpoint and the vaults on
-//! its allow-list (checked on the URL, then on the resolved address), an
-//! allow-listed environment, no sockets, no files, and per-call memory,
-//! CPU and wall-clock limits.
+//! [`Config`] allows: requests to the chosen identity source's endpoint and
+//! the vaults on its allow-list (checked on the URL, then on the resolved
+//! address), that source's variables, no sockets, no files (for Azure Arc,
+//! the agent's token directory read-only), and per-call memory, CPU and
+//! wall-clock limits. Tokens are cached per [`Credential`], with
+//! single-flight fetches and proactive refresh.
 //!
 //! # Example
 //!

@@ -39,7 +39,12 @@ impl State {
                 config.arc_token_dir.as_deref(),
                 stderr.clone(),
             )?,
-            http: WasiHttpCtx::new(),
+            http: {
+                // Header sections the component builds stay small too.
+                let mut http = WasiHttpCtx::new();
+                http.set_field_size_limit(64 * 1024);
+                http
+            },
             table: ResourceTable::new(),
             hooks: EgressHooks {
                 policy: config.policy.clone(),

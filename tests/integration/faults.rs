@@ -132,6 +132,21 @@ async fn broken_bodies_are_retried_or_refused() {
         matches!(err, Error::InvalidResponse(ref m) if m.contains("larger than 65536 bytes")),
         "{err:?}"
     );
+    let err = token(&emulator, vec![Fault::HugeHeader(40_000)])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidResponse(ref m) if m.contains("headers larger than the host accepts")),
+        "{err:?}"
+    );
+    // A redirect is never followed, and its target never quoted.
+    let err = token(&emulator, vec![Fault::Status(302)])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidResponse(ref m) if m.contains("redirect 302") && m.contains("never followed")),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! second request carries the file's contents as `Authorization: Basic`
 //! (reference managed-identity.md §4).
 
-mod challenge;
+pub(crate) mod challenge;
 
 use std::time::Duration;
 

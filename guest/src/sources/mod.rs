@@ -9,6 +9,11 @@ mod cloud_shell;
 mod imds;
 mod service_fabric;
 
+#[cfg(feature = "fuzzing")]
+pub(crate) mod fuzzing {
+    pub(crate) use super::arc::challenge::{realm_path, validate_key_path};
+}
+
 use azmi_core::{AZMI_ARC_AGENT, AZMI_IDENTITY_SOURCE, Source as Kind};
 
 use crate::context::Ctx;

@@ -11,8 +11,9 @@ use azmi::{ConnectTo, Source};
 /// Azure managed-identity credentials from a WebAssembly sandbox.
 ///
 /// The credential code runs as a WebAssembly component that can reach only
-/// the identity endpoint and the vaults it is allowed, and sees no file,
-/// socket or environment variable beyond that.
+/// the identity endpoint and the vaults it is allowed, and sees no socket,
+/// no environment variable beyond its identity source's, and no file but,
+/// on Azure Arc, the agent's token directory (read-only).
 #[derive(Debug, Parser)]
 #[command(name = "azmi", version, max_term_width = 100)]
 #[command(
@@ -180,7 +181,7 @@ pub(crate) struct EmulatorArgs {
     /// Services: imds, vault, arc, app-service, app-service-2017,
     /// service-fabric, cloud-shell. Faults: a status, STATUS:retry-after=S,
     /// delay=MS, hang, slow-body=MS, truncated, oversized=BYTES,
-    /// malformed-json, wrong-content-type,
+    /// huge-header=BYTES, malformed-json, wrong-content-type, echo,
     /// expiry=integer|string|date|windows-date|expired,
     /// lifetime=S[:refresh-in=S]. Repeatable.
     #[arg(long, value_name = "SERVICE=FAULT,...", value_parser = azmi::emulator::parse_fault_list)]

@@ -88,8 +88,8 @@ pub(crate) fn hint(error: &Error, context: Context) -> Option<&'static str> {
         (Error::NotFound(_), Context::Token) => {
             "the user-assigned identity is not assigned to this resource; check the id or assign the identity"
         }
-        (Error::Service(e), _) if e.status == 429 || e.status >= 500 => {
-            "the service is throttling or failing; retry later"
+        (error, _) if error.is_transient() => {
+            "the service is throttling or failing, or too slow; retry later"
         }
         (Error::Service(_), _) => "the service refused the request's parameters",
         _ => return None,

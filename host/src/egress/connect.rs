@@ -22,6 +22,9 @@ use super::{DenialLog, Resolve};
 use crate::limits::RequestLimits;
 use crate::policy::{Destination, DestinationKind, EgressPolicy, Scheme, TlsTrust, ip_literal};
 
+/// The largest response head (status line and headers) read.
+const MAX_RESPONSE_HEAD: usize = 16 * 1024;
+
 /// What the hook hands back to wasmtime: the response, and the future that
 /// drives the connection until the body is read.
 pub(crate) type Sent = (
@@ -86,6 +89,9 @@ impl Connector {
         let (mut sender, conn) = tokio::time::timeout(
             deadlines.connect,
             hyper::client::conn::http1::Builder::new()
+                // Bounds the response head: identity and vault responses
+                // have a few hundred bytes of headers.
+                .max_buf_size(MAX_RESPONSE_HEAD)
                 .handshake::<_, WasiBody>(TokioIo::new(stream)),
         )
         .await
@@ -118,6 +124,9 @@ impl Connector {
         >| match result {
             Err(_elapsed) => Err(Error::ConnectionReadTimeout),
             Ok(Err(e)) if e.is_timeout() => Err(Error::ConnectionReadTimeout),
+            Ok(Err(e)) if e.is_parse_too_large() => Err(Error::HttpResponseHeaderSectionSize(
+                Some(MAX_RESPONSE_HEAD as u32),
+            )),
             Ok(Err(_)) => Err(Error::HttpResponseIncomplete),
             Ok(Ok(response)) => Ok(response),
         };

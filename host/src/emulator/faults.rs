@@ -49,6 +49,8 @@ pub enum Fault {
     },
     /// The vault answers 401 with this `WWW-Authenticate` value.
     Challenge(String),
+    /// Answer normally with an extra header of this many bytes.
+    HugeHeader(usize),
     /// A hostile server: answer with this status and every request header
     /// value (credentials included) in the error message.
     Echo(u16),
@@ -91,6 +93,9 @@ impl std::str::FromStr for Fault {
             "truncated" => Fault::Truncated,
             "malformed-json" => Fault::MalformedJson,
             "echo" => Fault::Echo(401),
+            "huge-header" => {
+                Fault::HugeHeader(usize::try_from(number(value()?)?).map_err(|e| e.to_string())?)
+            }
             "wrong-content-type" => Fault::WrongContentType,
             "delay" => Fault::Delay(Duration::from_millis(number(value()?)?)),
             "slow-body" => Fault::SlowBody(Duration::from_millis(number(value()?)?)),
@@ -263,6 +268,12 @@ pub(super) async fn apply(
             })
             .await
         }
+        Fault::HugeHeader(size) => {
+            let mut response = respond();
+            let value = http::HeaderValue::from_str(&"x".repeat(size)).expect("ASCII header value");
+            response.headers_mut().insert("x-padding", value);
+            response
+        }
         Fault::Echo(status) => {
             let echoed: Vec<String> = headers
                 .iter()
@@ -381,10 +392,10 @@ impl http_body::Body for Dribble {
             }
             return Poll::Ready(None);
         }
-        if let Some(sleep) = this.sleep.as_mut() {
-            if sleep.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
+        if let Some(sleep) = this.sleep.as_mut()
+            && sleep.as_mut().poll(cx).is_pending()
+        {
+            return Poll::Pending;
         }
         this.sleep = (!this.pause.is_zero()).then(|| Box::pin(tokio::time::sleep(this.pause)));
         let size = if this.pause.is_zero() {

@@ -10,6 +10,8 @@ use crate::error::{Error, sanitize_message};
 
 /// Largest key file accepted, as every Azure SDK enforces.
 pub(crate) const MAX_KEY_BYTES: u64 = 4096;
+/// Longest challenge header read; a realm is a short path.
+const MAX_HEADER: usize = 4096;
 
 fn refused(why: String) -> Error {
     Error::InvalidResponse(format!("the Arc agent's challenge was refused: {why}"))
@@ -22,6 +24,11 @@ pub(crate) fn realm_path(header: Option<&str>) -> Result<String, Error> {
         return Err(refused(
             "its 401 carried no WWW-Authenticate header naming the key file".into(),
         ));
+    }
+    if header.len() > MAX_HEADER {
+        return Err(refused(format!(
+            "its WWW-Authenticate header is longer than {MAX_HEADER} bytes"
+        )));
     }
     let shown = sanitize_message(header, None);
     let garbled = || {
