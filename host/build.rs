@@ -25,6 +25,7 @@ fn main() {
         "guest/Cargo.toml",
         "core/src",
         "tests/hostile-guest",
+        "tests/sockets-guest",
         "wit",
         "Cargo.lock",
     ] {
@@ -42,14 +43,14 @@ fn main() {
     let mut command = Command::new(cargo);
     command
         .current_dir(&workspace)
-        // The hostile guest is for the sandbox tests; it is built alongside
-        // (a few seconds) but never embedded.
+        // The hostile and sockets guests are for the sandbox tests; they
+        // are built alongside (a few seconds) but never embedded.
+        .args(["build", "--package", "azmi-guest"])
         .args([
-            "build",
-            "--package",
-            "azmi-guest",
             "--package",
             "azmi-hostile-guest",
+            "--package",
+            "azmi-sockets-guest",
         ])
         .args(["--target", TARGET, "--profile", "guest"])
         .arg("--target-dir")
@@ -66,10 +67,14 @@ fn main() {
         .expect("cannot run cargo to build the guest component");
     assert!(
         status.success(),
-        "building the guest components (cargo build -p azmi-guest -p azmi-hostile-guest --target {TARGET}) failed"
+        "building the guest components (cargo build -p azmi-guest -p azmi-hostile-guest -p azmi-sockets-guest --target {TARGET}) failed"
     );
 
-    for component in ["azmi_guest.wasm", "azmi_hostile_guest.wasm"] {
+    for component in [
+        "azmi_guest.wasm",
+        "azmi_hostile_guest.wasm",
+        "azmi_sockets_guest.wasm",
+    ] {
         let built = guest_target_dir.join(TARGET).join("guest").join(component);
         std::fs::copy(&built, out_dir.join(component))
             .unwrap_or_else(|e| panic!("cannot copy {}: {e}", built.display()));

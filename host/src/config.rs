@@ -377,11 +377,7 @@ impl ConfigBuilder {
             vaults,
             connect_to,
         };
-        let connector = Connector {
-            resolver,
-            tls: crate::tls::client_config(&extra_roots)?,
-            limits: request,
-        };
+        let connector = Connector::new(resolver, crate::tls::client_config(&extra_roots)?, request);
         tracing::debug!(
             target: "azmi::config",
             "identity source {source}; component environment: {}",

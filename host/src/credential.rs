@@ -237,11 +237,23 @@ impl Credential {
                 }
                 Err(classify_trap(&trap, state, &self.config))
             }
-            Ok(Ok(Err(error))) => Err(match (Error::from(error), state.denials.first()) {
-                // The host knows exactly which destination it refused and why.
-                (Error::Denied(_), Some(reason)) => Error::Denied(reason),
-                (other, _) => other,
-            }),
+            Ok(Ok(Err(error))) => Err(
+                match (
+                    Error::from(error),
+                    state.log.first_denial(),
+                    state.log.first_limit(),
+                ) {
+                    // The host knows exactly which destination it refused and
+                    // why; whatever the component made of the refusal (ours
+                    // reports `denied`, another may say `other`), that refusal
+                    // is what the operator has to act on.
+                    (_, Some(reason), _) => Error::Denied(reason),
+                    // A request the tenant's limit refused, whatever the
+                    // component made of it.
+                    (_, None, Some(limit)) => Error::ResourceLimit(limit),
+                    (other, _, _) => other,
+                },
+            ),
             Ok(Ok(Ok(value))) => Ok(value),
         }
     }

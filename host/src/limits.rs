@@ -16,6 +16,9 @@ pub struct RequestLimits {
     pub max_identity_response_bytes: u64,
     /// Largest Key Vault response body; a secret is at most 25 KiB.
     pub max_vault_response_bytes: u64,
+    /// Requests in flight at once for one configuration (one tenant); a
+    /// request beyond it is refused at once (`resource-limit`). 0: no limit.
+    pub max_concurrent_requests: usize,
 }
 
 impl Default for RequestLimits {
@@ -26,6 +29,7 @@ impl Default for RequestLimits {
             max_between_bytes_timeout: Duration::from_secs(30),
             max_identity_response_bytes: 64 * 1024,
             max_vault_response_bytes: 1024 * 1024,
+            max_concurrent_requests: 64,
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::egress::ip;
 pub(crate) const IMDS_TOKEN_PATH: &str = "/metadata/identity/oauth2/token";
 
 /// What a destination is, which decides the address rule and size limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DestinationKind {
     /// A managed-identity token endpoint (IMDS and the like).
     IdentityEndpoint,
@@ -26,7 +26,7 @@ pub enum DestinationKind {
 }
 
 /// `http` or `https`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Scheme {
     /// Plain HTTP (identity endpoints).
     Http,
@@ -55,7 +55,7 @@ impl Scheme {
 pub(crate) type Thumbprint = [u8; 20];
 
 /// How an https connection is authenticated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum TlsTrust {
     /// The certificate chains to a trusted root and names the host.
     WebPki,
@@ -158,7 +158,7 @@ impl fmt::Display for ConnectTo {
 }
 
 /// A request the policy allowed, with where to connect.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Destination {
     pub(crate) kind: DestinationKind,
     pub(crate) scheme: Scheme,

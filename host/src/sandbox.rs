@@ -12,7 +12,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::Error;
 use crate::config::{ARC_TOKEN_DIR, Config};
-use crate::egress::{DenialLog, EgressHooks};
+use crate::egress::{EgressHooks, EgressLog};
 
 /// Bytes of the component's stderr kept for diagnostics (`-v`).
 const STDERR_CAPACITY: usize = 4096;
@@ -26,13 +26,13 @@ pub(crate) struct State {
     pub(crate) limiter: Limiter,
     pub(crate) cpu: CpuMeter,
     pub(crate) stderr: MemoryOutputPipe,
-    pub(crate) denials: DenialLog,
+    pub(crate) log: EgressLog,
 }
 
 impl State {
     pub(crate) fn new(config: &Config) -> Result<State, Error> {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
-        let denials = DenialLog::default();
+        let log = EgressLog::default();
         Ok(State {
             wasi: wasi_ctx(
                 &config.guest_env,
@@ -49,7 +49,7 @@ impl State {
             hooks: EgressHooks {
                 policy: config.policy.clone(),
                 connector: config.connector.clone(),
-                denials: denials.clone(),
+                log: log.clone(),
             },
             limiter: Limiter {
                 memory_bytes: config.limits.memory_bytes,
@@ -57,7 +57,7 @@ impl State {
             },
             cpu: CpuMeter::default(),
             stderr,
-            denials,
+            log,
         })
     }
 }

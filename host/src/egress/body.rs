@@ -1,14 +1,29 @@
 //! The response body handed to the guest: it enforces the between-bytes
 //! deadline (the stock sender's job, which a custom sender must redo) and a
-//! size cap, failing rather than truncating.
+//! size cap, failing rather than truncating. When it has been read to the
+//! end, its connection goes back to the pool; until then it holds the
+//! tenant's request slot.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use wasmtime_wasi_http::Error;
+use hyper::client::conn::http1::SendRequest;
+use tokio::sync::OwnedSemaphorePermit;
+use wasmtime_wasi_http::{Error, WasiBody};
+
+use super::pool::Pool;
+use crate::policy::Destination;
+
+/// Where a fully read connection goes back to.
+pub(crate) struct Release {
+    pub(crate) pool: Arc<Pool>,
+    pub(crate) destination: Destination,
+    pub(crate) sender: SendRequest<WasiBody>,
+}
 
 pub(crate) struct LimitedBody {
     incoming: hyper::body::Incoming,
@@ -16,6 +31,8 @@ pub(crate) struct LimitedBody {
     between_bytes: Duration,
     remaining: u64,
     limit: u64,
+    release: Option<Release>,
+    _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl LimitedBody {
@@ -23,6 +40,8 @@ impl LimitedBody {
         incoming: hyper::body::Incoming,
         between_bytes: Duration,
         limit: u64,
+        release: Release,
+        permit: Option<OwnedSemaphorePermit>,
     ) -> LimitedBody {
         LimitedBody {
             incoming,
@@ -30,6 +49,8 @@ impl LimitedBody {
             between_bytes,
             remaining: limit,
             limit,
+            release: Some(release),
+            _permit: permit,
         }
     }
 }
@@ -44,7 +65,18 @@ impl Body for LimitedBody {
     ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
         let this = &mut *self;
         match Pin::new(&mut this.incoming).poll_frame(cx) {
-            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(None) => {
+                // Read to the end: the connection can serve another request.
+                if let Some(Release {
+                    pool,
+                    destination,
+                    sender,
+                }) = this.release.take()
+                {
+                    pool.put(destination, sender);
+                }
+                Poll::Ready(None)
+            }
             Poll::Ready(Some(Err(e))) if e.is_timeout() => {
                 Poll::Ready(Some(Err(Error::ConnectionReadTimeout)))
             }
@@ -56,6 +88,7 @@ impl Body for LimitedBody {
                 if let Some(data) = frame.data_ref() {
                     let len = data.len() as u64;
                     if len > this.remaining {
+                        this.release = None;
                         return Poll::Ready(Some(Err(Error::HttpResponseBodySize(Some(
                             this.limit,
                         )))));
@@ -68,6 +101,7 @@ impl Body for LimitedBody {
             }
             Poll::Pending => {
                 ready!(this.idle.as_mut().poll(cx));
+                this.release = None;
                 Poll::Ready(Some(Err(Error::ConnectionReadTimeout)))
             }
         }

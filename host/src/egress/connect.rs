@@ -3,11 +3,9 @@
 //! name, HTTP/1.1 with clamped deadlines and a capped body. Nothing here
 //! re-resolves a name, so what was checked is what is connected to.
 
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Poll, ready};
 use std::time::Duration;
 
 use http_body_util::BodyExt;
@@ -17,8 +15,12 @@ use tokio::net::TcpStream;
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
-use super::body::LimitedBody;
-use super::{DenialLog, Resolve};
+use hyper::client::conn::http1::SendRequest;
+use tokio::sync::Semaphore;
+
+use super::body::{LimitedBody, Release};
+use super::pool::Pool;
+use super::{EgressLog, Resolve};
 use crate::limits::RequestLimits;
 use crate::policy::{Destination, DestinationKind, EgressPolicy, Scheme, TlsTrust, ip_literal};
 
@@ -38,6 +40,28 @@ pub(crate) struct Connector {
     pub(crate) resolver: Arc<dyn Resolve>,
     pub(crate) tls: Arc<rustls::ClientConfig>,
     pub(crate) limits: RequestLimits,
+    /// Idle connections, per destination.
+    pub(crate) pool: Arc<Pool>,
+    /// Request slots; `None` when the limit is 0 (unlimited).
+    pub(crate) in_flight: Option<Arc<Semaphore>>,
+}
+
+impl Connector {
+    pub(crate) fn new(
+        resolver: Arc<dyn Resolve>,
+        tls: Arc<rustls::ClientConfig>,
+        limits: RequestLimits,
+    ) -> Connector {
+        let in_flight = (limits.max_concurrent_requests > 0)
+            .then(|| Arc::new(Semaphore::new(limits.max_concurrent_requests)));
+        Connector {
+            resolver,
+            tls,
+            limits,
+            pool: Arc::default(),
+            in_flight,
+        }
+    }
 }
 
 /// The deadlines of one request: the guest's, capped by the host's.
@@ -70,33 +94,23 @@ impl Connector {
         destination: Destination,
         mut request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
-        denials: DenialLog,
+        log: EgressLog,
     ) -> Result<Sent, Error> {
         let deadlines = self.deadlines(options);
-        let addrs = self
-            .addresses(&destination, deadlines.connect, &denials)
-            .await?;
-        let (tcp, addr) = connect(&addrs, deadlines.connect).await?;
-        tracing::debug!(target: "azmi::egress", "connected to {addr} for {destination}");
-
-        let stream: Box<dyn Io> = match destination.scheme {
-            Scheme::Http => Box::new(tcp),
-            Scheme::Https => Box::new(
-                self.tls_handshake(&destination, tcp, deadlines.connect)
-                    .await?,
-            ),
+        // The tenant's cap on requests in flight: beyond it, refuse now
+        // rather than queue behind a stuck peer.
+        let permit = match &self.in_flight {
+            Some(slots) => Some(slots.clone().try_acquire_owned().map_err(|_| {
+                let reason = format!(
+                    "more than {} requests in flight for this configuration",
+                    self.limits.max_concurrent_requests
+                );
+                tracing::info!(target: "azmi::egress", "refused: {reason}");
+                log.record_limit(reason);
+                Error::ConnectionLimitReached
+            })?),
+            None => None,
         };
-        let (mut sender, conn) = tokio::time::timeout(
-            deadlines.connect,
-            hyper::client::conn::http1::Builder::new()
-                // Bounds the response head: identity and vault responses
-                // have a few hundred bytes of headers.
-                .max_buf_size(MAX_RESPONSE_HEAD)
-                .handshake::<_, WasiBody>(TokioIo::new(stream)),
-        )
-        .await
-        .map_err(|_| Error::ConnectionTimeout)?
-        .map_err(|_| Error::ConnectionTerminated)?;
 
         // The policy saw the absolute URI; the wire carries origin-form. The
         // Host header (set by wasmtime from the authority, not by the guest)
@@ -111,41 +125,33 @@ impl Connector {
             .build()
             .map_err(|_| Error::HttpRequestUriInvalid)?;
 
+        let mut sender = match self.reusable(&destination, deadlines.first_byte).await {
+            Some(sender) => {
+                tracing::debug!(target: "azmi::egress", "reusing a connection to {destination}");
+                sender
+            }
+            None => self.open(&destination, deadlines, &log).await?,
+        };
+
         let limit = match destination.kind {
             DestinationKind::IdentityEndpoint => self.limits.max_identity_response_bytes,
             DestinationKind::Vault => self.limits.max_vault_response_bytes,
         };
-        let send = tokio::time::timeout(deadlines.first_byte, sender.send_request(request));
-        let mut send = pin!(send);
-        let mut conn = Some(conn);
-        let outcome = |result: Result<
-            Result<http::Response<hyper::body::Incoming>, hyper::Error>,
-            _,
-        >| match result {
-            Err(_elapsed) => Err(Error::ConnectionReadTimeout),
-            Ok(Err(e)) if e.is_timeout() => Err(Error::ConnectionReadTimeout),
-            Ok(Err(e)) if e.is_parse_too_large() => Err(Error::HttpResponseHeaderSectionSize(
-                Some(MAX_RESPONSE_HEAD as u32),
-            )),
-            Ok(Err(_)) => Err(Error::HttpResponseIncomplete),
-            Ok(Ok(response)) => Ok(response),
-        };
-        // Drive the connection while waiting for the response head.
-        let response = poll_fn(|cx| match send.as_mut().poll(cx) {
-            Poll::Ready(result) => Poll::Ready(outcome(result)),
-            Poll::Pending => {
-                let Some(c) = conn.as_mut() else {
-                    return Poll::Pending;
-                };
-                let done = ready!(std::pin::Pin::new(c).poll(cx));
-                conn = None;
-                match done {
-                    Ok(()) => send.as_mut().poll(cx).map(outcome),
-                    Err(_) => Poll::Ready(Err(Error::HttpResponseIncomplete)),
+        let response =
+            match tokio::time::timeout(deadlines.first_byte, sender.send_request(request)).await {
+                Err(_elapsed) => return Err(Error::ConnectionReadTimeout),
+                Ok(Err(e)) if e.is_timeout() => return Err(Error::ConnectionReadTimeout),
+                Ok(Err(e)) if e.is_parse_too_large() => {
+                    return Err(Error::HttpResponseHeaderSectionSize(Some(
+                        MAX_RESPONSE_HEAD as u32,
+                    )));
                 }
-            }
-        })
-        .await?;
+                Ok(Err(e)) => {
+                    tracing::debug!(target: "azmi::egress", "{destination}: {e}");
+                    return Err(Error::HttpResponseIncomplete);
+                }
+                Ok(Ok(response)) => response,
+            };
 
         tracing::debug!(target: "azmi::egress", "{destination} answered {}", response.status());
         let declared = response
@@ -156,16 +162,75 @@ impl Connector {
         if declared.is_some_and(|len| len > limit) {
             return Err(Error::HttpResponseBodySize(Some(limit)));
         }
+        let release = Release {
+            pool: self.pool.clone(),
+            destination,
+            sender,
+        };
         let response = response.map(|incoming| {
-            LimitedBody::new(incoming, deadlines.between_bytes, limit).boxed_unsync()
+            LimitedBody::new(incoming, deadlines.between_bytes, limit, release, permit)
+                .boxed_unsync()
         });
-        let io: Box<dyn Future<Output = Result<(), Error>> + Send> = Box::new(async move {
-            match conn {
-                Some(conn) => conn.await.map_err(|_| Error::ConnectionTerminated),
-                None => Ok(()),
+        // The connection runs on its own task (it may outlive this request
+        // in the pool); nothing is left for wasmtime to drive.
+        let io: Box<dyn Future<Output = Result<(), Error>> + Send> = Box::new(async { Ok(()) });
+        Ok((response, io))
+    }
+
+    /// A pooled connection to `destination` that is ready for a request.
+    async fn reusable(
+        &self,
+        destination: &Destination,
+        wait: Duration,
+    ) -> Option<SendRequest<WasiBody>> {
+        while let Some(mut sender) = self.pool.take(destination) {
+            // The previous response may still be settling; a connection the
+            // server closed meanwhile fails here and is dropped.
+            if let Ok(Ok(())) =
+                tokio::time::timeout(wait.min(Duration::from_millis(250)), sender.ready()).await
+            {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    /// A new connection to a vetted address of `destination`, its driver
+    /// running on its own task.
+    async fn open(
+        &self,
+        destination: &Destination,
+        deadlines: Deadlines,
+        log: &EgressLog,
+    ) -> Result<SendRequest<WasiBody>, Error> {
+        let addrs = self.addresses(destination, deadlines.connect, log).await?;
+        let (tcp, addr) = connect(&addrs, deadlines.connect).await?;
+        tracing::debug!(target: "azmi::egress", "connected to {addr} for {destination}");
+        let stream: Box<dyn Io> = match destination.scheme {
+            Scheme::Http => Box::new(tcp),
+            Scheme::Https => Box::new(
+                self.tls_handshake(destination, tcp, deadlines.connect)
+                    .await?,
+            ),
+        };
+        let (sender, conn) = tokio::time::timeout(
+            deadlines.connect,
+            hyper::client::conn::http1::Builder::new()
+                // Bounds the response head: identity and vault responses
+                // have a few hundred bytes of headers.
+                .max_buf_size(MAX_RESPONSE_HEAD)
+                .handshake::<_, WasiBody>(TokioIo::new(stream)),
+        )
+        .await
+        .map_err(|_| Error::ConnectionTimeout)?
+        .map_err(|_| Error::ConnectionTerminated)?;
+        let shown = destination.to_string();
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(target: "azmi::egress", "connection to {shown} ended: {e}");
             }
         });
-        Ok((response, io))
+        Ok(sender)
     }
 
     /// The vetted addresses for `destination`, or `DestinationIpProhibited`
@@ -174,7 +239,7 @@ impl Connector {
         &self,
         destination: &Destination,
         timeout: Duration,
-        denials: &DenialLog,
+        log: &EgressLog,
     ) -> Result<Vec<SocketAddr>, Error> {
         if let Some((host, port)) = &destination.pinned {
             // Pinned by the operator: the target is trusted as given.
@@ -205,7 +270,7 @@ impl Connector {
             let shown: Vec<String> = refused.iter().map(|a| a.ip().to_string()).collect();
             let reason = format!("{destination} resolved to {} and {rule}", shown.join(", "));
             tracing::info!(target: "azmi::egress", "denied: {reason}");
-            denials.record(reason);
+            log.record_denial(reason);
             return Err(Error::DestinationIpProhibited);
         }
         Ok(allowed)

@@ -6,6 +6,7 @@
 mod body;
 pub(crate) mod connect;
 pub(crate) mod ip;
+mod pool;
 mod resolve;
 
 use std::sync::{Arc, Mutex};
@@ -17,20 +18,42 @@ pub use resolve::{Resolve, ResolveFuture, StaticResolver, SystemResolver};
 use crate::policy::EgressPolicy;
 use connect::{Connector, Sent};
 
-/// Why requests of one call were refused, in order; the host reports them
-/// instead of the guest's generic "denied".
+/// What the sandbox refused during one call, in order: the host reports
+/// it instead of the component's generic error.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct DenialLog(Arc<Mutex<Vec<String>>>);
+pub(crate) struct EgressLog(Arc<Mutex<LogEntries>>);
 
-impl DenialLog {
-    pub(crate) fn record(&self, reason: String) {
+#[derive(Debug, Default)]
+struct LogEntries {
+    denials: Vec<String>,
+    limits: Vec<String>,
+}
+
+impl EgressLog {
+    pub(crate) fn record_denial(&self, reason: String) {
         if let Ok(mut log) = self.0.lock() {
-            log.push(reason);
+            log.denials.push(reason);
         }
     }
 
-    pub(crate) fn first(&self) -> Option<String> {
-        self.0.lock().ok().and_then(|log| log.first().cloned())
+    pub(crate) fn record_limit(&self, reason: String) {
+        if let Ok(mut log) = self.0.lock() {
+            log.limits.push(reason);
+        }
+    }
+
+    pub(crate) fn first_denial(&self) -> Option<String> {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|log| log.denials.first().cloned())
+    }
+
+    pub(crate) fn first_limit(&self) -> Option<String> {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|log| log.limits.first().cloned())
     }
 }
 
@@ -38,7 +61,7 @@ impl DenialLog {
 pub(crate) struct EgressHooks {
     pub(crate) policy: Arc<EgressPolicy>,
     pub(crate) connector: Arc<Connector>,
-    pub(crate) denials: DenialLog,
+    pub(crate) log: EgressLog,
 }
 
 impl WasiHttpHooks for EgressHooks {
@@ -53,12 +76,12 @@ impl WasiHttpHooks for EgressHooks {
             Ok(destination) => {
                 tracing::debug!(target: "azmi::egress", "allowed: {method} {destination}{}", request.uri().path());
                 let connector = self.connector.clone();
-                let denials = self.denials.clone();
-                Box::new(connector.send(destination, request, options, denials))
+                let log = self.log.clone();
+                Box::new(connector.send(destination, request, options, log))
             }
             Err(reason) => {
                 tracing::info!(target: "azmi::egress", "denied: {reason}");
-                self.denials.record(reason);
+                self.log.record_denial(reason);
                 Box::new(async { Err(Error::HttpRequestDenied) })
             }
         }

@@ -164,6 +164,7 @@ struct State {
     config: EmulatorConfig,
     signer: jwt::Signer,
     counters: [AtomicU64; 7],
+    connections: [AtomicU64; 7],
     arc_keys: ArcKeys,
     /// App Service's and Service Fabric's `IDENTITY_HEADER`.
     identity_header: String,
@@ -190,6 +191,14 @@ pub struct Emulator {
 }
 
 type HandlerFn = fn(&Arc<State>, &http::Request<bytes::Bytes>) -> http::Response<server::Body>;
+
+/// Counts `service`'s connections.
+fn accepted(state: &Arc<State>, service: Service) -> impl Fn() + Send + 'static {
+    let state = state.clone();
+    move || {
+        state.connections[service.index()].fetch_add(1, Ordering::Relaxed);
+    }
+}
 
 /// `service`'s handler: counts the request, then answers it with the next
 /// queued fault applied (or plainly).
@@ -246,6 +255,7 @@ impl Emulator {
             config,
             signer: jwt::Signer::new()?,
             counters: Default::default(),
+            connections: Default::default(),
             arc_keys: ArcKeys {
                 dir: arc_dir,
                 issued: Mutex::new(HashMap::new()),
@@ -263,36 +273,43 @@ impl Emulator {
                 imds,
                 None,
                 handler(&state, Service::Imds, imds::handle),
+                accepted(&state, Service::Imds),
             )),
             tokio::spawn(server::serve(
                 vault,
                 tls(pki.server_config),
                 handler(&state, Service::Vault, keyvault::handle),
+                accepted(&state, Service::Vault),
             )),
             tokio::spawn(server::serve(
                 arc,
                 None,
                 handler(&state, Service::Arc, platforms::arc),
+                accepted(&state, Service::Arc),
             )),
             tokio::spawn(server::serve(
                 app,
                 None,
                 handler(&state, Service::AppService, platforms::app_service),
+                accepted(&state, Service::AppService),
             )),
             tokio::spawn(server::serve(
                 app2017,
                 None,
                 handler(&state, Service::AppService2017, platforms::app_service_2017),
+                accepted(&state, Service::AppService2017),
             )),
             tokio::spawn(server::serve(
                 fabric,
                 tls(fabric_tls),
                 handler(&state, Service::ServiceFabric, platforms::service_fabric),
+                accepted(&state, Service::ServiceFabric),
             )),
             tokio::spawn(server::serve(
                 shell,
                 None,
                 handler(&state, Service::CloudShell, platforms::cloud_shell),
+                accepted(&state, Service::CloudShell),
             )),
         ];
         let addrs = HashMap::from([
@@ -369,6 +386,12 @@ impl Emulator {
     /// Requests `service` has answered so far.
     pub fn requests(&self, service: Service) -> u64 {
         self.state.counters[service.index()].load(Ordering::Relaxed)
+    }
+
+    /// Connections `service` has accepted so far (fewer than requests when
+    /// clients keep connections alive).
+    pub fn connections(&self, service: Service) -> u64 {
+        self.state.connections[service.index()].load(Ordering::Relaxed)
     }
 
     /// Token requests served by IMDS so far.

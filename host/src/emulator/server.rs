@@ -34,11 +34,17 @@ pub(super) fn full(body: impl Into<Bytes>) -> Body {
 }
 
 /// Accepts connections until the task is aborted.
-pub(super) async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>, handler: Handler) {
+pub(super) async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    handler: Handler,
+    accepted: impl Fn(),
+) {
     loop {
         let Ok((tcp, _peer)) = listener.accept().await else {
             continue;
         };
+        accepted();
         let handler = handler.clone();
         let tls = tls.clone();
         tokio::spawn(async move {

@@ -5,11 +5,16 @@
 //!   filesystem operation through WASI (the Rust standard library);
 //! * `env`: list the environment it was given;
 //! * `sleep:<ms>`: block on a host call (a clock) that long;
-//! * `spin:<ms>`: run wasm that long.
+//! * `spin:<ms>`: run wasm that long; `spin:forever`;
+//! * `alloc:<bytes>`: allocate and touch that much memory;
+//! * `http:<url>`: a GET through wasi:http; `http-host:<host>|<url>` the
+//!   same with a `Host` header of its own choosing.
 //!
 //! Success comes back as an access token whose `token` describes what
 //! happened; failure as `error::other` with the reason. The tests decide
 //! what should have been possible.
+
+mod http;
 
 mod bindings {
     wit_bindgen::generate!({
@@ -61,6 +66,12 @@ fn attempt(command: &str) -> Result<String, String> {
             std::thread::sleep(std::time::Duration::from_millis(ms));
             Ok("slept".into())
         }
+        "spin" if arg == "forever" => {
+            let mut x = 0u64;
+            loop {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+        }
         // Burn CPU for this many milliseconds of wall time.
         "spin" => {
             let ms: u64 = arg.parse().map_err(|_| "spin:<ms>".to_owned())?;
@@ -70,6 +81,17 @@ fn attempt(command: &str) -> Result<String, String> {
                 x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
             }
             Ok(format!("spun {x}"))
+        }
+        "alloc" => {
+            let bytes: usize = arg.parse().map_err(|_| "alloc:<bytes>".to_owned())?;
+            let mut v = vec![0u8; bytes];
+            v[bytes.saturating_sub(1)] = 1;
+            Ok(format!("allocated {}", std::hint::black_box(v).len()))
+        }
+        "http" => http::get(arg, None),
+        "http-host" => {
+            let (host, url) = arg.split_once('|').ok_or("http-host:<host>|<url>")?;
+            http::get(url, Some(host))
         }
         "env" => {
             let mut names: Vec<String> = std::env::vars_os()

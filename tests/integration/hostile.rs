@@ -1,0 +1,187 @@
+//! The hostile component, one attack per call: every attempt is contained
+//! with the expected error, counting listeners see nothing, and the host
+//! keeps serving other tenants during and after.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use azmi::{CallLimits, Config, Credential, Error, Identity, Runtime, Source, StaticResolver};
+
+use crate::grant::hostile_runtime;
+use crate::support::{RawServer, Reply, credential, emulator};
+
+const SOCKETS_COMPONENT: &str = concat!(env!("OUT_DIR"), "/azmi_sockets_guest.wasm");
+
+async fn attack(config: &Config, command: &str) -> Result<String, Error> {
+    Credential::new(hostile_runtime(), config.clone())
+        .get_token(command, &Identity::SystemAssigned)
+        .await
+        .map(|t| t.token)
+}
+
+#[tokio::test]
+async fn network_attacks_are_denied_before_any_connection() {
+    let emulator = emulator().await;
+    let listener = RawServer::counting().await;
+    let port = listener.addr.port();
+    // An App Service tenant allowed one vault: IMDS is not its endpoint.
+    let config = emulator
+        .config_builder_for(Source::AppService)
+        .unwrap()
+        .build()
+        .unwrap();
+    let allowed = emulator.source_variables(Source::AppService)[0].1.clone();
+    let allowed_port: u16 = allowed
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let _twin = RawServer::start(
+        IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
+        allowed_port,
+        Reply::Close,
+    )
+    .await;
+    for url in [
+        format!("http://127.0.0.1:{port}/"), // a host that is not allowed
+        format!("http://127.0.0.1:{port}/msi/token"), // the allowed path on another port
+        format!("http://127.0.0.2:{allowed_port}/msi/token"), // the allowed port on another host
+        "http://169.254.169.254/metadata/identity/oauth2/token".to_owned(), // IMDS, for a tenant that may not
+        format!("http://[::ffff:127.0.0.1]:{port}/"),                       // IPv4 in IPv6 clothing
+        format!("http://2130706433:{port}/"),                               // decimal
+        format!("http://0177.0.0.1:{port}/"),                               // octal
+        format!("http://0x7f000001:{port}/"),                               // hex
+        format!("http://0x7f.0.0.1:{port}/"),
+        "https://othervault.vault.azure.net/secrets/x/".to_owned(),
+    ] {
+        let err = attack(&config, &format!("http:{url}")).await.unwrap_err();
+        assert!(
+            matches!(err, Error::Denied(ref m) if m.contains("not on the egress allow-list")),
+            "{url}: {err:?}"
+        );
+    }
+    assert_eq!(listener.accepted(), 0, "a denied request connected");
+    assert_eq!(_twin.accepted(), 0, "a denied request connected");
+    assert_eq!(emulator.requests(azmi::emulator::Service::AppService), 0);
+}
+
+#[tokio::test]
+async fn a_name_resolving_to_a_private_address_is_refused() {
+    let emulator = emulator().await;
+    let private = IpAddr::V4(Ipv4Addr::new(10, 20, 30, 40)); // never reached: refused before connecting
+    let resolver = StaticResolver::new().insert("myvault.vault.azure.net", private);
+    let config = Config::builder()
+        .imds_endpoint(emulator.imds_endpoint())
+        .allow_vault(emulator.vault_url())
+        .resolver(Arc::new(resolver))
+        .build()
+        .unwrap();
+    let err = attack(&config, "http:https://myvault.vault.azure.net/secrets/x/")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Denied(ref m) if m.contains("resolved to 10.20.30.40")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_host_header_cannot_be_spoofed() {
+    let emulator = emulator().await;
+    let config = emulator.config_builder().unwrap().build().unwrap();
+    let url = format!(
+        "{}/metadata/identity/oauth2/token",
+        emulator.imds_endpoint()
+    );
+    let err = attack(&config, &format!("http-host:evil.example|{url}"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Other(ref m) if m.contains("header refused") && m.contains("Forbidden")),
+        "{err:?}"
+    );
+    assert_eq!(emulator.imds_requests(), 0);
+}
+
+#[tokio::test]
+async fn filesystem_attacks_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::builder()
+        .source(Source::Arc)
+        .arc_token_dir(dir.path())
+        .build()
+        .unwrap();
+    let tokens = azmi::ARC_TOKEN_DIR;
+    for command in [
+        "read:/etc/passwd".to_owned(),
+        format!("write:{tokens}/planted.key"),
+        "list:/".to_owned(),
+    ] {
+        let result = attack(&config, &command).await;
+        assert!(
+            matches!(result, Err(Error::Other(_))),
+            "{command}: {result:?}"
+        );
+    }
+    assert!(!dir.path().join("planted.key").exists());
+}
+
+#[tokio::test]
+async fn runaway_components_are_stopped_and_others_carry_on() {
+    let emulator = emulator().await;
+    let neighbour = credential(emulator.config_builder().unwrap().build().unwrap());
+    let limits = CallLimits {
+        cpu: Duration::from_millis(300),
+        memory_bytes: 16 << 20,
+        ..CallLimits::default()
+    };
+    let config = Config::builder().call_limits(limits).build().unwrap();
+
+    // The spinning tenant runs while a neighbour keeps fetching tokens.
+    let spinning = tokio::spawn({
+        let config = config.clone();
+        async move { attack(&config, "spin:forever").await }
+    });
+    for i in 0..5 {
+        neighbour
+            .get_token(
+                &format!("https://resource-{i}.example"),
+                &Identity::SystemAssigned,
+            )
+            .await
+            .unwrap();
+    }
+    let err = spinning.await.unwrap().unwrap_err();
+    assert!(
+        matches!(err, Error::ResourceLimit(ref m) if m.contains("CPU")),
+        "{err:?}"
+    );
+
+    let err = attack(&config, "alloc:100000000").await.unwrap_err();
+    assert!(
+        matches!(err, Error::ResourceLimit(ref m) if m.contains("memory limit")),
+        "{err:?}"
+    );
+
+    // And after.
+    neighbour
+        .get_token("https://after.example", &Identity::SystemAssigned)
+        .await
+        .unwrap();
+    assert_eq!(attack(&config, "env").await.map(|_| ()), Ok(()));
+}
+
+#[test]
+fn a_component_importing_sockets_does_not_load() {
+    let err = Runtime::from_component_file(Path::new(SOCKETS_COMPONENT)).unwrap_err();
+    assert!(
+        matches!(err, Error::Config(ref m) if m.contains("wasi:sockets")),
+        "{err:?}"
+    );
+}

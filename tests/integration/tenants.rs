@@ -1,0 +1,114 @@
+//! Many tenants in one process: each has its own policy, cache, connection
+//! pool and request limit; connections are reused within a tenant.
+
+use std::time::Duration;
+
+use azmi::emulator::{Fault, Service};
+use azmi::{Error, Identity, RequestLimits};
+
+use crate::support::{config_for, credential, emulator};
+
+#[tokio::test]
+async fn connections_are_reused_within_a_tenant() {
+    let emulator = emulator().await;
+    let tenant = credential(config_for(&emulator).build().unwrap());
+    for i in 0..3 {
+        tenant
+            .get_token(
+                &format!("https://resource-{i}.example"),
+                &Identity::SystemAssigned,
+            )
+            .await
+            .unwrap();
+    }
+    let vault = emulator.vault_url();
+    tenant
+        .get_secret(&vault, "mysecret", None, &Identity::SystemAssigned)
+        .await
+        .unwrap();
+    tenant
+        .get_secret(
+            &vault,
+            "mysecret",
+            Some(azmi::emulator::demo::MYSECRET_OLD_VERSION),
+            &Identity::SystemAssigned,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            emulator.imds_requests(),
+            emulator.connections(Service::Imds)
+        ),
+        (4, 1)
+    );
+    assert_eq!(
+        (
+            emulator.vault_requests(),
+            emulator.connections(Service::Vault)
+        ),
+        (3, 1)
+    );
+}
+
+#[tokio::test]
+async fn tenants_share_nothing() {
+    let emulator = emulator().await;
+    let a = credential(config_for(&emulator).build().unwrap());
+    let b = credential(config_for(&emulator).build().unwrap());
+    a.get_token("https://vault.azure.net", &Identity::SystemAssigned)
+        .await
+        .unwrap();
+    b.get_token("https://vault.azure.net", &Identity::SystemAssigned)
+        .await
+        .unwrap();
+    assert_eq!(emulator.imds_requests(), 2, "each tenant has its own cache");
+    assert_eq!(
+        emulator.connections(Service::Imds),
+        2,
+        "and its own connections"
+    );
+    assert_eq!((a.cache_stats().misses, b.cache_stats().misses), (1, 1));
+}
+
+#[tokio::test]
+async fn a_tenants_request_limit_refuses_the_excess() {
+    let emulator = emulator().await;
+    emulator.inject(
+        Service::Imds,
+        vec![Fault::Delay(Duration::from_millis(800))],
+    );
+    let limits = RequestLimits {
+        max_concurrent_requests: 1,
+        ..RequestLimits::default()
+    };
+    let tenant = credential(
+        config_for(&emulator)
+            .request_limits(limits)
+            .build()
+            .unwrap(),
+    );
+    let slow = tokio::spawn({
+        let tenant = tenant.clone();
+        async move {
+            tenant
+                .get_token("https://slow.example", &Identity::SystemAssigned)
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let err = tenant
+        .get_token("https://other.example", &Identity::SystemAssigned)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::ResourceLimit(ref m) if m.contains("more than 1 requests in flight")),
+        "{err:?}"
+    );
+    slow.await.unwrap().unwrap();
+    // Another tenant is not affected by this one's limit.
+    credential(config_for(&emulator).build().unwrap())
+        .get_token("https://x.example", &Identity::SystemAssigned)
+        .await
+        .unwrap();
+}
