@@ -207,14 +207,26 @@ impl Credential {
         &self,
         invoke: impl AsyncFnOnce(&CredentialProvider, &mut Store<State>) -> CallResult<T>,
     ) -> Result<T, Error> {
+        let deadline = tokio::time::Instant::now() + self.config.limits.timeout;
+        // Waiting for a pool slot counts against the call's deadline; the
+        // slot is held until the store (and its memory) is gone.
+        let Ok(slot) = tokio::time::timeout_at(deadline, self.runtime.slot()).await else {
+            return Err(Error::Timeout(format!(
+                "no instance slot was free within {:?}: every slot of the runtime's pool was busy (raise Pooling::instances, or the timeout)",
+                self.config.limits.timeout
+            )));
+        };
         let mut store = self.runtime.store(&self.config)?;
         let pre = self.runtime.pre().clone();
         let call = async {
             let instance = pre.instantiate_async(&mut store).await?;
             invoke(&instance, &mut store).await
         };
-        let result = tokio::time::timeout(self.config.limits.timeout, call).await;
-        self.finish(result, &store)
+        let result = tokio::time::timeout_at(deadline, call).await;
+        let outcome = self.finish(result, &store);
+        drop(store);
+        drop(slot);
+        outcome
     }
 
     /// Turns the outcome of a call into the library's result: deadline,

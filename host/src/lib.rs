@@ -63,5 +63,5 @@ pub use error::{Error, ServiceError};
 pub use limits::{CallLimits, RequestLimits, RetryPolicy};
 pub use policy::{ConnectTo, DestinationKind};
 pub use precompiled::default_cache_dir;
-pub use runtime::{Runtime, RuntimeBuilder};
+pub use runtime::{Pooling, Runtime, RuntimeBuilder};
 pub use types::{AccessToken, Identity, Secret};

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::Component;
 use wasmtime::{Engine, Store};
 
@@ -38,7 +39,15 @@ struct Inner {
     engine: Engine,
     component: Component,
     pre: CredentialProviderPre<State>,
+    /// With the pooling allocator: its size, and one permit per slot, so a
+    /// call beyond the pool waits for a slot instead of failing.
+    pool: Option<Pool>,
     stop_ticker: Arc<AtomicBool>,
+}
+
+struct Pool {
+    slots: Arc<Semaphore>,
+    memory_bytes: usize,
 }
 
 impl Drop for Inner {
@@ -53,6 +62,29 @@ impl Drop for Inner {
 pub struct RuntimeBuilder {
     component: Option<(Vec<u8>, String)>,
     cache_dir: Option<PathBuf>,
+    pooling: Option<Pooling>,
+}
+
+/// Sizes wasmtime's pooling allocator: memory and stacks for `instances`
+/// concurrent calls are reserved once, and each call reuses a slot instead
+/// of mapping fresh memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pooling {
+    /// Calls that can run at once across every tenant of the runtime; a
+    /// call beyond them waits for a free slot (within its deadline).
+    pub instances: u32,
+    /// Size of each memory slot: the most any tenant's
+    /// `CallLimits::memory_bytes` may be.
+    pub memory_bytes: usize,
+}
+
+impl Default for Pooling {
+    fn default() -> Pooling {
+        Pooling {
+            instances: 1000,
+            memory_bytes: crate::CallLimits::default().memory_bytes,
+        }
+    }
 }
 
 impl std::fmt::Debug for RuntimeBuilder {
@@ -63,6 +95,7 @@ impl std::fmt::Debug for RuntimeBuilder {
                 &self.component.as_ref().map(|(_, source)| source),
             )
             .field("cache_dir", &self.cache_dir)
+            .field("pooling", &self.pooling)
             .finish()
     }
 }
@@ -96,6 +129,15 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Uses wasmtime's pooling allocator, sized by `pooling`, instead of
+    /// mapping memory for every call: faster instantiation under load, and
+    /// a hard bound on the calls (and so the memory) in flight. By default
+    /// each call maps its own memory and only the per-call limits apply.
+    pub fn pooling(mut self, pooling: Pooling) -> RuntimeBuilder {
+        self.pooling = Some(pooling);
+        self
+    }
+
     /// Compiles (or loads) the component and links it against the sandbox.
     ///
     /// # Errors
@@ -111,6 +153,9 @@ impl RuntimeBuilder {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
         config.wasm_component_model(true);
+        if let Some(pooling) = self.pooling {
+            config.allocation_strategy(pooling_config(pooling)?);
+        }
         let engine = Engine::new(&config)
             .map_err(|e| Error::Config(format!("cannot create the wasm engine: {e}")))?;
         let component =
@@ -137,6 +182,10 @@ impl RuntimeBuilder {
                 engine,
                 component,
                 pre,
+                pool: self.pooling.map(|p| Pool {
+                    slots: Arc::new(Semaphore::new(p.instances as usize)),
+                    memory_bytes: p.memory_bytes,
+                }),
                 stop_ticker,
             }),
         })
@@ -189,8 +238,24 @@ impl Runtime {
         &self.inner.pre
     }
 
+    /// Waits for a pool slot, when the runtime pools instances; the slot is
+    /// free again when the permit and the call's store are dropped.
+    pub(crate) async fn slot(&self) -> Option<OwnedSemaphorePermit> {
+        let pool = self.inner.pool.as_ref()?;
+        // The semaphore is never closed.
+        pool.slots.clone().acquire_owned().await.ok()
+    }
+
     /// A fresh store for one call, with its limits armed.
     pub(crate) fn store(&self, config: &Config) -> Result<Store<State>, Error> {
+        if let Some(pool) = &self.inner.pool
+            && config.limits.memory_bytes > pool.memory_bytes
+        {
+            return Err(Error::Config(format!(
+                "the call's memory limit ({} bytes) is larger than the runtime's pool slots ({} bytes): lower CallLimits::memory_bytes or raise Pooling::memory_bytes",
+                config.limits.memory_bytes, pool.memory_bytes
+            )));
+        }
         let mut store = Store::new(&self.inner.engine, State::new(config)?);
         store.limiter(|state| &mut state.limiter);
         let budget = u64::try_from(config.limits.cpu.as_millis() / EPOCH_TICK.as_millis())
@@ -213,6 +278,30 @@ impl Runtime {
         Ok(store)
     }
 }
+
+/// The pooling allocator sized for `pooling.instances` concurrent calls.
+/// A component instance of ours holds a handful of core instances (the
+/// module and wit-component's shims), one memory and a few tables.
+fn pooling_config(pooling: Pooling) -> Result<wasmtime::PoolingAllocationConfig, Error> {
+    if pooling.instances == 0 {
+        return Err(Error::Config(
+            "Pooling::instances is 0: no call could ever run; use at least 1".into(),
+        ));
+    }
+    let n = pooling.instances;
+    let mut p = wasmtime::PoolingAllocationConfig::default();
+    p.total_component_instances(n)
+        .total_core_instances(n.saturating_mul(CORE_INSTANCES_PER_CALL))
+        .total_memories(n.saturating_mul(MEMORIES_PER_CALL))
+        .total_tables(n.saturating_mul(TABLES_PER_CALL))
+        .total_stacks(n)
+        .max_memory_size(pooling.memory_bytes);
+    Ok(p)
+}
+
+const CORE_INSTANCES_PER_CALL: u32 = 8;
+const MEMORIES_PER_CALL: u32 = 2;
+const TABLES_PER_CALL: u32 = 4;
 
 /// Advances the engine's epoch every `EPOCH_TICK`, which is what makes the
 /// CPU limit fire. Stops when the runtime is dropped.

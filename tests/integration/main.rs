@@ -13,6 +13,7 @@ mod faults;
 mod grant;
 mod hostile;
 mod leaks;
+mod load;
 mod library;
 mod netns;
 mod sandbox;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use azmi::emulator::{Fault, Service};
-use azmi::{Error, Identity, RequestLimits};
+use azmi::{CallLimits, Credential, Error, Identity, Pooling, RequestLimits, Runtime};
 
 use crate::support::{config_for, credential, emulator};
 
@@ -111,4 +111,85 @@ async fn a_tenants_request_limit_refuses_the_excess() {
         .get_token("https://x.example", &Identity::SystemAssigned)
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_pooled_runtime_queues_calls_beyond_its_slots() {
+    let runtime = Runtime::builder()
+        .pooling(Pooling {
+            instances: 1,
+            ..Pooling::default()
+        })
+        .cache_dir(crate::support::cache_dir())
+        .build()
+        .unwrap();
+    let emulator = emulator().await;
+    let vault = emulator.vault_url();
+    // Pooled instances work like the others, slot after slot.
+    let tenant = Credential::new(runtime.clone(), config_for(&emulator).build().unwrap());
+    let secret = tenant
+        .get_secret(&vault, "mysecret", None, &Identity::SystemAssigned)
+        .await
+        .unwrap();
+    assert_eq!(secret.value, "TOPSECRET");
+
+    // One slot, held by a call the emulator keeps waiting: a second
+    // tenant's call waits for the slot, within its own deadline.
+    emulator.inject(
+        Service::Imds,
+        vec![Fault::Delay(Duration::from_millis(1500))],
+    );
+    let slow = tokio::spawn({
+        let tenant = tenant.clone();
+        async move {
+            tenant
+                .get_token("https://slow.example", &Identity::SystemAssigned)
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let impatient = Credential::new(
+        runtime.clone(),
+        config_for(&emulator)
+            .call_limits(CallLimits {
+                timeout: Duration::from_millis(200),
+                ..CallLimits::default()
+            })
+            .build()
+            .unwrap(),
+    );
+    let err = impatient
+        .get_token("https://x.example", &Identity::SystemAssigned)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Timeout(ref m) if m.contains("no instance slot")),
+        "{err:?}"
+    );
+    let patient = Credential::new(runtime.clone(), config_for(&emulator).build().unwrap());
+    patient
+        .get_token("https://y.example", &Identity::SystemAssigned)
+        .await
+        .unwrap();
+    slow.await.unwrap().unwrap();
+
+    // A tenant may not ask for more memory than a slot holds.
+    let greedy = Credential::new(
+        runtime,
+        config_for(&emulator)
+            .call_limits(CallLimits {
+                memory_bytes: Pooling::default().memory_bytes * 2,
+                ..CallLimits::default()
+            })
+            .build()
+            .unwrap(),
+    );
+    let err = greedy
+        .get_token("https://z.example", &Identity::SystemAssigned)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Config(ref m) if m.contains("Pooling::memory_bytes")),
+        "{err:?}"
+    );
 }

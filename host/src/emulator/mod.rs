@@ -214,6 +214,20 @@ fn handler(state: &Arc<State>, service: Service, f: HandlerFn) -> server::Handle
     })
 }
 
+/// A listener with a deep accept queue: under load (thousands of tenants
+/// opening connections while the CPU is busy) a short queue drops SYNs, and
+/// clients see connect timeouts the real services would not cause.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
 impl Emulator {
     /// Starts every service on the current tokio runtime.
     ///
@@ -222,8 +236,7 @@ impl Emulator {
     /// certificates or the Arc token directory could not be made.
     pub async fn start(config: EmulatorConfig) -> Result<Emulator, String> {
         let bind = |addr: SocketAddr, what: &'static str| async move {
-            let listener = TcpListener::bind(addr)
-                .await
+            let listener = listen(addr)
                 .map_err(|e| format!("the emulator cannot listen on {addr} for {what}: {e}"))?;
             let local = listener.local_addr().map_err(|e| e.to_string())?;
             Ok::<_, String>((listener, local))
