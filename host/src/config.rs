@@ -17,11 +17,11 @@ use azmi_core::{
 };
 use rustls::pki_types::CertificateDer;
 
-use crate::Error;
 use crate::egress::connect::Connector;
 use crate::egress::{Resolve, SystemResolver};
 use crate::limits::{CallLimits, RequestLimits, RetryPolicy};
 use crate::policy::{self, ConnectTo, EgressPolicy, Scheme};
+use crate::{Error, Identity};
 
 /// The IMDS base URL used when none is configured.
 pub const DEFAULT_IMDS_ENDPOINT: &str = azmi_core::IMDS_DEFAULT_BASE;
@@ -83,6 +83,7 @@ pub struct Config {
     pub(crate) source: Source,
     pub(crate) limits: CallLimits,
     pub(crate) retry: RetryPolicy,
+    identity: Identity,
 }
 
 impl Config {
@@ -107,6 +108,11 @@ impl Config {
         self.policy.describe()
     }
 
+    /// The identity `Credential::token` and `Credential::secret` use.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
     /// The managed-identity source this configuration uses.
     pub fn source(&self) -> Source {
         self.source
@@ -123,6 +129,7 @@ impl fmt::Debug for Config {
         // Environment values may be credentials (identity headers): names only.
         f.debug_struct("Config")
             .field("source", &self.source)
+            .field("identity", &self.identity)
             .field("policy", &self.policy)
             .field("guest_env", &self.guest_variables())
             .field("arc_token_dir", &self.arc_token_dir)
@@ -147,6 +154,7 @@ pub struct ConfigBuilder {
     call: CallLimits,
     request: RequestLimits,
     retry: RetryPolicy,
+    identity: Identity,
 }
 
 impl Default for ConfigBuilder {
@@ -165,6 +173,7 @@ impl Default for ConfigBuilder {
             call: CallLimits::default(),
             request: RequestLimits::default(),
             retry: RetryPolicy::default(),
+            identity: Identity::SystemAssigned,
         }
     }
 }
@@ -293,6 +302,14 @@ impl ConfigBuilder {
         self
     }
 
+    /// The identity `Credential::token` and `Credential::secret` use: one
+    /// tenant's user-assigned identity, say. By default the system-assigned
+    /// one.
+    pub fn identity(mut self, identity: Identity) -> ConfigBuilder {
+        self.identity = identity;
+        self
+    }
+
     /// Validates everything and builds the configuration.
     ///
     /// # Errors
@@ -314,6 +331,7 @@ impl ConfigBuilder {
             call,
             request,
             retry,
+            identity,
         } = self;
         for name in identity_env.keys().chain(guest_env.iter().map(|(n, _)| n)) {
             if !IDENTITY_VARIABLES.contains(&name.as_str()) {
@@ -391,6 +409,7 @@ impl ConfigBuilder {
             source,
             limits: call,
             retry,
+            identity,
         })
     }
 }

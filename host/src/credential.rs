@@ -76,6 +76,30 @@ impl Credential {
         self.shared.tokens.stats()
     }
 
+    /// Gets an access token for `resource` for the configured identity
+    /// (`ConfigBuilder::identity`); see `get_token`.
+    ///
+    /// # Errors
+    /// As `get_token`.
+    pub async fn token(&self, resource: &str) -> Result<AccessToken, Error> {
+        self.get_token(resource, self.config.identity()).await
+    }
+
+    /// Reads secret `name` from `vault_url` for the configured identity;
+    /// see `get_secret`.
+    ///
+    /// # Errors
+    /// As `get_secret`.
+    pub async fn secret(
+        &self,
+        vault_url: &str,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<Secret, Error> {
+        self.get_secret(vault_url, name, version, self.config.identity())
+            .await
+    }
+
     /// Gets an access token for `resource` (a resource URI, or one scope
     /// ending in `/.default`), from the cache when it holds a usable one.
     ///

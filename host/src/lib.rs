@@ -33,6 +33,18 @@
 //!
 //! Calls need a tokio runtime. [`emulator`] serves IMDS and Key Vault on
 //! loopback for tests and demos.
+//!
+//! # Many tenants
+//!
+//! Build one [`Runtime`] per process and one [`Credential`] per tenant: each
+//! has its own policy (vaults, identity endpoint, Arc directory,
+//! environment), default identity ([`ConfigBuilder::identity`], used by
+//! [`Credential::token`] and [`Credential::secret`]), limits and cache, and
+//! can be called from many tasks at once. Under load, size the pooling
+//! allocator with [`RuntimeBuilder::pooling`]. `examples/tenants.rs` is a
+//! complete program against the emulator
+//! (`cargo run -p azmi --example tenants`); `examples/load` drives
+//! thousands of tenants.
 
 #![deny(missing_docs)]
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use azmi::emulator::{Fault, Service};
+use azmi::emulator::{Fault, Service, demo};
 use azmi::{CallLimits, Credential, Error, Identity, Pooling, RequestLimits, Runtime};
 
 use crate::support::{config_for, credential, emulator};
@@ -192,4 +192,40 @@ async fn a_pooled_runtime_queues_calls_beyond_its_slots() {
         matches!(err, Error::Config(ref m) if m.contains("Pooling::memory_bytes")),
         "{err:?}"
     );
+}
+
+#[tokio::test]
+async fn each_tenant_uses_its_own_identity() {
+    let emulator = emulator().await;
+    let vault = emulator.vault_url();
+    let system = credential(config_for(&emulator).build().unwrap());
+    let user = credential(
+        config_for(&emulator)
+            .identity(Identity::ClientId(demo::USER_CLIENT_ID.into()))
+            .build()
+            .unwrap(),
+    );
+    // Only the user-assigned identity may read `uami-only`.
+    assert_eq!(
+        user.secret(&vault, "uami-only", None).await.unwrap().value,
+        "UAMISECRET"
+    );
+    let err = system.secret(&vault, "uami-only", None).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Forbidden(ref e) if e.inner_code.as_deref() == Some("ForbiddenByRbac")),
+        "{err:?}"
+    );
+    // `token` asks for the configured identity too.
+    let token = user.token("https://management.azure.com").await.unwrap();
+    assert_eq!(
+        token,
+        user.get_token(
+            "https://management.azure.com",
+            &Identity::ClientId(demo::USER_CLIENT_ID.into())
+        )
+        .await
+        .unwrap(),
+        "the same cache entry"
+    );
+    assert_eq!(user.cache_stats().hits, 1);
 }

@@ -66,7 +66,12 @@ const FAULTS: [&str; 7] = [
 /// Runs one round: creates `load.tenants` tenants, starts every call at
 /// once, waits for all, and drops the tenants (their caches and pooled
 /// connections with them).
-pub(crate) async fn round(runtime: &Runtime, emulator: &Emulator, load: Load, seed: u64) -> Outcome {
+pub(crate) async fn round(
+    runtime: &Runtime,
+    emulator: &Emulator,
+    load: Load,
+    seed: u64,
+) -> Outcome {
     emulator.inject(Service::Imds, fault_plan(load, seed));
     let requests_before = emulator.imds_requests();
     let connections_before = emulator.connections(Service::Imds);
@@ -101,7 +106,9 @@ pub(crate) async fn round(runtime: &Runtime, emulator: &Emulator, load: Load, se
                 Some(kind) => *outcome.expected_errors.entry(kind).or_default() += 1,
                 None => outcome.unexpected.push(error.to_string()),
             },
-            Err(join) => outcome.unexpected.push(format!("the call's task failed: {join}")),
+            Err(join) => outcome
+                .unexpected
+                .push(format!("the call's task failed: {join}")),
         }
     }
     outcome.elapsed = started.elapsed();

@@ -17,7 +17,8 @@ use azmi::emulator::{Emulator, EmulatorConfig};
 use azmi::{Pooling, Runtime};
 use driver::{Load, Outcome, round};
 
-const USAGE: &str = "usage: load [--tenants N] [--calls N] [--faults PERCENT] [--soak CALLS] [--pool SLOTS]";
+const USAGE: &str =
+    "usage: load [--tenants N] [--calls N] [--faults PERCENT] [--soak CALLS] [--pool SLOTS]";
 
 struct Args {
     load: Load,
