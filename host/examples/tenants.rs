@@ -68,7 +68,7 @@ async fn main() -> Result<(), Error> {
     println!("alpha read mysecret: {} bytes", secret.value.len());
     println!(
         "beta got a token for {} ({} bytes, expires at {})",
-        "https://management.azure.com",
+        token.resource,
         token.token.len(),
         token.expires_on
     );
