@@ -76,6 +76,18 @@ impl Credential {
         self.shared.tokens.stats()
     }
 
+    /// Instantiates the component in this tenant's sandbox, calls nothing,
+    /// and drops it: a cheap check, when a tenant is set up, that its
+    /// limits admit the component (and a measure of instantiation cost).
+    ///
+    /// # Errors
+    /// `Error::ResourceLimit` when the memory limit is too small for the
+    /// component, `Error::Config` when it exceeds a pool slot,
+    /// `Error::Timeout` when no pool slot frees in time.
+    pub async fn check(&self) -> Result<(), Error> {
+        self.call(async |_instance, _store| Ok(Ok(()))).await
+    }
+
     /// Gets an access token for `resource` for the configured identity
     /// (`ConfigBuilder::identity`); see `get_token`.
     ///

@@ -229,3 +229,27 @@ async fn each_tenant_uses_its_own_identity() {
     );
     assert_eq!(user.cache_stats().hits, 1);
 }
+
+#[tokio::test]
+async fn check_instantiates_under_the_tenants_limits() {
+    let emulator = emulator().await;
+    credential(config_for(&emulator).build().unwrap())
+        .check()
+        .await
+        .unwrap();
+    let tiny = credential(
+        config_for(&emulator)
+            .call_limits(CallLimits {
+                memory_bytes: 64 * 1024,
+                ..CallLimits::default()
+            })
+            .build()
+            .unwrap(),
+    );
+    let err = tiny.check().await.unwrap_err();
+    assert!(
+        matches!(err, Error::ResourceLimit(ref m) if m.contains("memory limit of 65536 bytes")),
+        "{err:?}"
+    );
+    assert_eq!(emulator.imds_requests(), 0, "nothing was called");
+}
