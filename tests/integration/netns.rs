@@ -12,8 +12,10 @@ use crate::support::{stderr, stdout};
 /// Starts the emulator in the namespace and waits for its settings; the
 /// script then has AZMI, AZMI_IMDS, AZMI_PIN and AZMI_CA set.
 const START_EMULATOR: &str = r#"
-trap 'rc=$?; if [ $rc -ne 0 ]; then echo "--- emulator output:" >&2; cat "$TMP/emulator.out" >&2; fi' EXIT
+# The emulator must not outlive the script (nor its namespace's purpose).
+trap 'rc=$?; kill "$EMULATOR" 2>/dev/null; if [ $rc -ne 0 ]; then echo "--- emulator output:" >&2; cat "$TMP/emulator.out" >&2; fi' EXIT
 "$AZMI" emulator --imds-listen "$IMDS_LISTEN" > "$TMP/emulator.out" 2>&1 &
+EMULATOR=$!
 for i in $(seq 1 300); do grep -q '^export AZMI_CA_FILE' "$TMP/emulator.out" 2>/dev/null && break; sleep 0.1; done
 AZMI_IMDS=$(sed -n 's/^export AZURE_POD_IDENTITY_AUTHORITY_HOST=//p' "$TMP/emulator.out")
 AZMI_PIN=$(sed -n 's/^export AZMI_CONNECT_TO=//p' "$TMP/emulator.out")
