@@ -85,6 +85,64 @@ async fn token_prints_one_json_object() {
 }
 
 #[tokio::test]
+async fn token_output_az_has_the_names_of_az_account_get_access_token() {
+    let emulator = emulator().await;
+    let imds = emulator.imds_endpoint();
+    // `expiresOn` is local time, as az prints it: India is UTC+5:30.
+    for (tz, offset) in [("UTC0", 0), ("IST-5:30", 19_800)] {
+        let output = azmi(
+            &["token", "--resource", "https://vault.azure.net", "-o", "az"],
+            &[("AZURE_POD_IDENTITY_AUTHORITY_HOST", &imds), ("TZ", tz)],
+        )
+        .await;
+        assert!(output.status.success(), "{}", stderr(&output));
+        let json: Value = serde_json::from_str(&stdout(&output)).unwrap();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            ["accessToken", "expiresOn", "expires_on", "tokenType"]
+        );
+        assert!(json["accessToken"].as_str().unwrap().starts_with("eyJ"));
+        assert_eq!(json["tokenType"], "Bearer");
+        let expires_on = json["expires_on"].as_i64().unwrap();
+        let local = json["expiresOn"].as_str().unwrap();
+        let (date, time) = local.split_once(' ').unwrap();
+        assert!(time.ends_with(".000000"), "{local}");
+        let seconds_of_day = |t: &str| {
+            let p: Vec<i64> = t[..8].split(':').map(|n| n.parse().unwrap()).collect();
+            p[0] * 3600 + p[1] * 60 + p[2]
+        };
+        let utc_seconds = (expires_on % 86_400 + offset) % 86_400;
+        assert_eq!(
+            seconds_of_day(time),
+            utc_seconds,
+            "{tz}: {local} vs {expires_on}"
+        );
+        assert_eq!(date.len(), 10, "{local}");
+    }
+}
+
+#[tokio::test]
+async fn completions_are_printed_for_each_shell() {
+    for (shell, marker, flag) in [
+        ("bash", "_azmi()", "--imds-endpoint"),
+        ("zsh", "#compdef azmi", "--imds-endpoint"),
+        ("fish", "complete -c azmi", "-l imds-endpoint"),
+    ] {
+        let output = azmi(&["completions", shell], &[]).await;
+        assert!(output.status.success(), "{}", stderr(&output));
+        let script = stdout(&output);
+        assert!(script.contains(marker), "{shell}: {script}");
+        assert!(script.contains(flag), "{shell}");
+    }
+}
+
+#[tokio::test]
 async fn token_by_scope_and_by_user_assigned_identity() {
     let emulator = emulator().await;
     let imds = emulator.imds_endpoint();
@@ -462,7 +520,7 @@ async fn emulator_command_prints_settings_that_work() {
 
 #[tokio::test]
 async fn help_shows_an_example_per_subcommand() {
-    for command in ["token", "secret", "demo", "emulator"] {
+    for command in ["token", "secret", "demo", "emulator", "completions"] {
         let output = azmi(&[command, "--help"], &[]).await;
         assert!(output.status.success());
         assert!(

@@ -4,6 +4,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use clap::builder::{PathBufValueParser, TypedValueParser};
+use clap::parser::ValueSource;
 use clap::{Args, Parser, Subcommand};
 
 use azmi::{ConnectTo, Source};
@@ -44,9 +46,11 @@ pub(crate) struct Common {
     pub(crate) source: SourceChoice,
 
     /// Host directory of the Azure Arc agent's key files, granted read-only
-    /// to the sandbox when the source is Arc.
-    #[arg(long, global = true, value_name = "DIR", env = "AZMI_ARC_TOKEN_DIR", default_value = azmi::ARC_TOKEN_DIR)]
-    pub(crate) arc_token_dir: PathBuf,
+    /// to the sandbox when the source is Arc. `azmi emulator --arc-token-dir
+    /// DIR` makes the emulated agent write its key files in DIR (without the
+    /// flag: a temporary directory).
+    #[arg(long, global = true, value_name = "DIR", env = "AZMI_ARC_TOKEN_DIR", default_value = azmi::ARC_TOKEN_DIR, value_parser = ArcTokenDirParser)]
+    pub(crate) arc_token_dir: ArcTokenDir,
 
     /// Connect requests for HOST:PORT to ADDR:PORT2 instead, as curl does; the
     /// address is trusted as given and TLS still verifies HOST. Repeatable.
@@ -77,6 +81,54 @@ pub(crate) struct Common {
     pub(crate) verbose: bool,
 }
 
+/// `--arc-token-dir`, and whether it was on the command line: the emulator
+/// writes its key files there only when told to (its default is a temporary
+/// directory, never the real agent's, and never one from the environment,
+/// which is meant for clients).
+#[derive(Debug, Clone)]
+pub(crate) struct ArcTokenDir {
+    pub(crate) path: PathBuf,
+    pub(crate) on_command_line: bool,
+}
+
+/// So that `ConfigBuilder::arc_token_dir(&common.arc_token_dir)` takes it as a path.
+impl AsRef<std::ffi::OsStr> for ArcTokenDir {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.path.as_os_str()
+    }
+}
+
+/// A path parser that also records where the value came from (clap hands
+/// parsers the value's source; `ArgMatches` is not kept after parsing).
+#[derive(Clone)]
+struct ArcTokenDirParser;
+
+impl TypedValueParser for ArcTokenDirParser {
+    type Value = ArcTokenDir;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<ArcTokenDir, clap::Error> {
+        self.parse_ref_(cmd, arg, value, ValueSource::DefaultValue)
+    }
+
+    fn parse_ref_(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+        source: ValueSource,
+    ) -> Result<ArcTokenDir, clap::Error> {
+        Ok(ArcTokenDir {
+            path: PathBufValueParser::new().parse_ref(cmd, arg, value)?,
+            on_command_line: source == ValueSource::CommandLine,
+        })
+    }
+}
+
 /// `--source`: a source, or detection.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SourceChoice(pub(crate) Option<Source>);
@@ -97,7 +149,7 @@ fn parse_source(name: &str) -> Result<SourceChoice, String> {
 pub(crate) enum Command {
     /// Print an access token as JSON.
     #[command(
-        after_help = "Example:\n  azmi token --scope https://vault.azure.net/.default | jq -r .access_token"
+        after_help = "Examples:\n  azmi token --scope https://vault.azure.net/.default | jq -r .access_token\n  azmi token --resource https://vault.azure.net --output az | jq -r .accessToken"
     )]
     Token(TokenArgs),
     /// Print a Key Vault secret's value (or, with --json, the whole secret).
@@ -110,9 +162,29 @@ pub(crate) enum Command {
     Demo,
     /// Run the emulator in the foreground and print how to point azmi at it.
     #[command(
-        after_help = "Example:\n  azmi emulator\n  azmi emulator --imds-listen 127.0.0.1:8080"
+        after_help = "Example:\n  azmi emulator\n  azmi emulator --imds-listen 127.0.0.1:8080\n  azmi emulator --arc-token-dir /var/opt/azcmagent/tokens   # where Azure SDKs read Arc key files"
     )]
     Emulator(EmulatorArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  azmi completions bash > ~/.local/share/bash-completion/completions/azmi\n  azmi completions zsh > \"${fpath[1]}/_azmi\"\n  azmi completions fish > ~/.config/fish/completions/azmi.fish"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// How `azmi token` prints the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum TokenFormat {
+    /// The managed-identity wire names: access_token, token_type, resource,
+    /// expires_on, expires_in.
+    Json,
+    /// The names of `az account get-access-token`: accessToken, expiresOn
+    /// (local time), expires_on, tokenType.
+    Az,
 }
 
 /// Which identity: none of these means the system-assigned identity.
@@ -143,6 +215,9 @@ pub(crate) struct TokenArgs {
     /// One AAD v2 scope (its /.default suffix is stripped).
     #[arg(long, value_name = "SCOPE")]
     pub(crate) scope: Option<String>,
+    /// The JSON's field names.
+    #[arg(short, long, value_enum, default_value = "json")]
+    pub(crate) output: TokenFormat,
     #[command(flatten)]
     pub(crate) identity: IdentityArgs,
 }
@@ -186,4 +261,46 @@ pub(crate) struct EmulatorArgs {
     /// lifetime=S[:refresh-in=S]. Repeatable.
     #[arg(long, value_name = "SERVICE=FAULT,...", value_parser = azmi::emulator::parse_fault_list)]
     pub(crate) fault: Vec<(azmi::emulator::Service, Vec<azmi::emulator::Fault>)>,
+    /// The global `--arc-token-dir`, read here too (see `ArcTokenDir`).
+    #[arg(from_global)]
+    pub(crate) arc_token_dir: ArcTokenDir,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn arc_token_dir(args: &[&str]) -> (ArcTokenDir, Option<ArcTokenDir>) {
+        let cli = Cli::try_parse_from(args).unwrap();
+        let emulator = match cli.command {
+            Command::Emulator(emulator) => Some(emulator.arc_token_dir),
+            _ => None,
+        };
+        (cli.common.arc_token_dir, emulator)
+    }
+
+    #[test]
+    fn the_command_line_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_emulator_sees_whether_arc_token_dir_was_given() {
+        let (common, emulator) = arc_token_dir(&["azmi", "emulator"]);
+        let emulator = emulator.unwrap();
+        assert!(!emulator.on_command_line && !common.on_command_line);
+        assert_eq!(emulator.path, PathBuf::from(azmi::ARC_TOKEN_DIR));
+        for args in [
+            ["azmi", "emulator", "--arc-token-dir", "/tmp/keys"],
+            ["azmi", "--arc-token-dir", "/tmp/keys", "emulator"],
+        ] {
+            let emulator = arc_token_dir(&args).1.unwrap();
+            assert!(emulator.on_command_line, "{args:?}");
+            assert_eq!(emulator.path, PathBuf::from("/tmp/keys"), "{args:?}");
+        }
+        let (common, _) = arc_token_dir(&["azmi", "token", "--arc-token-dir", "/tmp/keys"]);
+        assert_eq!(PathBuf::from(&common), PathBuf::from("/tmp/keys"));
+        assert!(Cli::try_parse_from(["azmi", "emulator", "--arc-token-dir", ""]).is_err());
+    }
 }

@@ -21,10 +21,25 @@ pub(crate) async fn run(args: &EmulatorArgs) -> Result<(), Failure> {
             )));
         }
     }
+    // The Arc agent's key files go where the flag says (Azure SDKs insist on
+    // the real agent's directory), else into a temporary directory.
+    let arc_token_dir = args
+        .arc_token_dir
+        .on_command_line
+        .then(|| args.arc_token_dir.path.clone());
+    if let Some(dir) = &arc_token_dir
+        && !dir.is_dir()
+    {
+        return Err(Failure::Usage(format!(
+            "--arc-token-dir {}: not a directory; the emulated Arc agent writes its key files there",
+            dir.display()
+        )));
+    }
     let config = EmulatorConfig {
         imds_listen: args.imds_listen,
         vault_listen: args.vault_listen,
         faults: args.fault.clone(),
+        arc_token_dir,
         ..EmulatorConfig::demo()
     };
     let emulator = Emulator::start(config).await.map_err(Failure::Other)?;

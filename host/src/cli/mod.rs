@@ -96,7 +96,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     error,
                     context: Context::Token,
                 })?;
-            output::print_token(&token);
+            output::print_token(&token, args.output);
             Ok(())
         }
         Command::Secret(args) => {
@@ -118,6 +118,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Demo => demo::run(&common).await,
         Command::Emulator(args) => emulator::run(&args).await,
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut stdout = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut Cli::command(), "azmi", &mut stdout);
+            Ok(())
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use std::io::Write;
 use serde_json::{Map, Value, json};
 
 use super::Context;
+use super::args::TokenFormat;
 use azmi::{AccessToken, Error, Secret};
 
 pub(crate) fn now() -> u64 {
@@ -44,8 +45,31 @@ pub(crate) fn secret_json(secret: &Secret) -> Value {
     })
 }
 
-pub(crate) fn print_token(token: &AccessToken) {
-    print_all(&format!("{}\n", token_json(token)));
+/// As `az account get-access-token` prints it: `expiresOn` in local time,
+/// `%Y-%m-%d %H:%M:%S.%f` with no offset, and `expires_on` in Unix seconds.
+pub(crate) fn token_az_json(token: &AccessToken) -> Value {
+    let expires_on = i64::try_from(token.expires_on)
+        .ok()
+        .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        .map(|utc| {
+            utc.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M:%S%.6f")
+                .to_string()
+        });
+    json!({
+        "accessToken": token.token,
+        "expiresOn": expires_on,
+        "expires_on": token.expires_on,
+        "tokenType": token.token_type,
+    })
+}
+
+pub(crate) fn print_token(token: &AccessToken, format: TokenFormat) {
+    let value = match format {
+        TokenFormat::Json => token_json(token),
+        TokenFormat::Az => token_az_json(token),
+    };
+    print_all(&format!("{value}\n"));
 }
 
 pub(crate) fn print_secret(secret: &Secret, as_json: bool) {
