@@ -39,7 +39,7 @@ fn error(
     if let Some(inner) = inner {
         error["innererror"] = json!({"code": inner});
     }
-    let mut headers = vec![("x-ms-keyvault-region", "emulator".to_owned())];
+    let mut headers = Vec::new();
     if status == 401 {
         headers.push((
             "www-authenticate",
@@ -53,6 +53,45 @@ fn error(
 }
 
 pub(super) fn handle(state: &Arc<State>, request: &http::Request<Bytes>) -> http::Response<Body> {
+    let mut response = answer(state, request);
+    service_headers(response.headers_mut(), request);
+    response
+}
+
+/// The headers every answer of the service carries (reference keyvault.md
+/// §2): its own request id, the client's `x-ms-client-request-id` echoed
+/// (the SDKs send one so that a failure can be traced on both sides),
+/// the service's version and region, and HSTS.
+fn service_headers(headers: &mut http::HeaderMap, request: &http::Request<Bytes>) {
+    use http::HeaderValue;
+    if let Ok(hex) = super::random_hex(16) {
+        let uuid = format!(
+            "{}-{}-{}-{}-{}",
+            &hex[..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..]
+        );
+        if let Ok(value) = HeaderValue::from_str(&uuid) {
+            headers.insert("x-ms-request-id", value);
+        }
+    }
+    if let Some(id) = request.headers().get("x-ms-client-request-id") {
+        headers.insert("x-ms-client-request-id", id.clone());
+    }
+    headers.insert(
+        "x-ms-keyvault-service-version",
+        HeaderValue::from_static("1.9.0.0"),
+    );
+    headers.insert("x-ms-keyvault-region", HeaderValue::from_static("emulator"));
+    headers.insert(
+        "strict-transport-security",
+        HeaderValue::from_static("max-age=31536000;includeSubDomains"),
+    );
+}
+
+fn answer(state: &Arc<State>, request: &http::Request<Bytes>) -> http::Response<Body> {
     let host = request
         .headers()
         .get(http::header::HOST)
@@ -259,9 +298,60 @@ pub(super) fn handle(state: &Arc<State>, request: &http::Request<Bytes>) -> http
     json(
         200,
         &Value::Object(bundle),
-        &[
-            ("x-ms-keyvault-region", "emulator".to_owned()),
-            ("cache-control", "no-cache".to_owned()),
-        ],
+        &[("cache-control", "no-cache".to_owned())],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::{Emulator, EmulatorConfig, tokens};
+
+    fn get(token: Option<&str>) -> http::Request<Bytes> {
+        let mut request = http::Request::get("/secrets/mysecret/?api-version=2026-04-01")
+            .header("host", "myvault.vault.azure.net")
+            .header(
+                "x-ms-client-request-id",
+                "06adae5a-ec4a-11f1-85ae-ebd171e2b6c6",
+            );
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        request.body(Bytes::new()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_answer_carries_the_service_headers() {
+        let emulator = Emulator::start(EmulatorConfig::demo()).await.unwrap();
+        let state = &emulator.state;
+        let identity = state.config.system_identity.as_ref().unwrap();
+        let token = tokens::issue(state, identity, AUDIENCE).token;
+        let challenge = handle(state, &get(None));
+        let answer = handle(state, &get(Some(&token)));
+        assert_eq!(
+            (challenge.status().as_u16(), answer.status().as_u16()),
+            (401, 200)
+        );
+        let mut ids = Vec::new();
+        for response in [&challenge, &answer] {
+            let header = |name: &str| response.headers()[name].to_str().unwrap().to_owned();
+            assert_eq!(
+                header("x-ms-client-request-id"),
+                "06adae5a-ec4a-11f1-85ae-ebd171e2b6c6"
+            );
+            let id = header("x-ms-request-id");
+            let groups: Vec<usize> = id.split('-').map(str::len).collect();
+            assert_eq!(groups, [8, 4, 4, 4, 12], "{id}");
+            ids.push(id);
+            assert_eq!(header("x-ms-keyvault-region"), "emulator");
+            assert!(header("strict-transport-security").starts_with("max-age="));
+            assert!(
+                response
+                    .headers()
+                    .contains_key("x-ms-keyvault-service-version")
+            );
+        }
+        assert_ne!(ids[0], ids[1], "each answer has its own request id");
+        assert!(challenge.headers().contains_key("www-authenticate"));
+    }
 }
