@@ -252,7 +252,8 @@ impl Credential {
                 self.config.limits.timeout
             )));
         };
-        let mut store = self.runtime.store(&self.config)?;
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let mut store = self.runtime.store(&self.config, remaining)?;
         let pre = self.runtime.pre().clone();
         let call = async {
             let instance = pre.instantiate_async(&mut store).await?;
@@ -292,13 +293,19 @@ impl Credential {
                     state.log.first_limit(),
                 ) {
                     // The host knows exactly which destination it refused and
-                    // why; whatever the component made of the refusal (ours
-                    // reports `denied`, another may say `other`), that refusal
-                    // is what the operator has to act on.
-                    (_, Some(reason), _) => Error::Denied(reason),
-                    // A request the tenant's limit refused, whatever the
-                    // component made of it.
-                    (_, None, Some(limit)) => Error::ResourceLimit(limit),
+                    // why; what the component made of the refusal (ours
+                    // reports `denied`, another may say `other` or
+                    // `unavailable`) is replaced by it. An answer from a
+                    // service (a 401 after the component moved on) stands.
+                    (
+                        Error::Denied(_) | Error::Other(_) | Error::Unavailable(_),
+                        Some(reason),
+                        _,
+                    ) => Error::Denied(reason),
+                    // Likewise a request the tenant's limit refused.
+                    (Error::Other(_) | Error::Unavailable(_), None, Some(limit)) => {
+                        Error::ResourceLimit(limit)
+                    }
                     (other, _, _) => other,
                 },
             ),

@@ -19,6 +19,11 @@ pub struct RequestLimits {
     /// Requests in flight at once for one configuration (one tenant); a
     /// request beyond it is refused at once (`resource-limit`). 0: no limit.
     pub max_concurrent_requests: usize,
+    /// How long a connection to an identity endpoint or a vault is kept
+    /// alive for reuse (per tenant and destination, 8 at most) after its
+    /// last response; it is closed within half as long again. Zero: no
+    /// reuse, a connection per request.
+    pub idle_connection_timeout: Duration,
 }
 
 impl Default for RequestLimits {
@@ -30,6 +35,7 @@ impl Default for RequestLimits {
             max_identity_response_bytes: 64 * 1024,
             max_vault_response_bytes: 1024 * 1024,
             max_concurrent_requests: 64,
+            idle_connection_timeout: Duration::from_secs(30),
         }
     }
 }

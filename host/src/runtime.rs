@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
+use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::Component;
@@ -161,8 +162,13 @@ impl RuntimeBuilder {
         let component =
             crate::precompiled::load_or_compile(&engine, &wasm, self.cache_dir.as_deref())
                 .map_err(|e| {
+                    let fix = if self.pooling.is_some() {
+                        " (or it does not fit the pooling allocator's limits: 8 core instances, 1 memory and 4 tables per instance, Pooling::memory_bytes of memory)"
+                    } else {
+                        ""
+                    };
                     Error::Config(format!(
-                        "{source} is not a valid WebAssembly component: {e:#}"
+                        "{source} is not a valid WebAssembly component{fix}: {e:#}"
                     ))
                 })?;
         let linker = sandbox::linker(&engine)
@@ -247,7 +253,11 @@ impl Runtime {
     }
 
     /// A fresh store for one call, with its limits armed.
-    pub(crate) fn store(&self, config: &Config) -> Result<Store<State>, Error> {
+    pub(crate) fn store(
+        &self,
+        config: &Config,
+        remaining: Duration,
+    ) -> Result<Store<State>, Error> {
         if let Some(pool) = &self.inner.pool
             && config.limits.memory_bytes > pool.memory_bytes
         {
@@ -256,7 +266,7 @@ impl Runtime {
                 config.limits.memory_bytes, pool.memory_bytes
             )));
         }
-        let mut store = Store::new(&self.inner.engine, State::new(config)?);
+        let mut store = Store::new(&self.inner.engine, State::new(config, remaining)?);
         store.limiter(|state| &mut state.limiter);
         let budget = u64::try_from(config.limits.cpu.as_millis() / EPOCH_TICK.as_millis())
             .unwrap_or(u64::MAX)
@@ -272,16 +282,27 @@ impl Runtime {
                 ));
             }
             // Yield to other tasks at every tick: a busy component cannot
-            // starve the calls of other tenants.
-            Ok(wasmtime::UpdateDeadline::Yield(1))
+            // starve the calls of other tenants. tokio's own yield (which
+            // wasmtime recommends for tokio) lets the I/O driver run too;
+            // the generic `Yield` re-polled the spinning task at once, and
+            // on a single-threaded runtime a neighbour waiting on a socket
+            // waited for the spinner to finish.
+            Ok(wasmtime::UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(tokio::task::yield_now()),
+            ))
         });
         Ok(store)
     }
 }
 
 /// The pooling allocator sized for `pooling.instances` concurrent calls.
-/// A component instance of ours holds a handful of core instances (the
-/// module and wit-component's shims), one memory and a few tables.
+/// The built-in component holds 3 core instances (the module and
+/// wit-component's shims), 1 memory and 2 tables; the per-component maxima
+/// leave room for other builds, and make a component that needs more fail
+/// at load time with wasmtime's explanation, not one call in n under load.
+/// Each memory slot reserves address space (4 GiB plus guards on 64-bit),
+/// so 1,000 instances reserve about 4 TiB of it, unbacked.
 fn pooling_config(pooling: Pooling) -> Result<wasmtime::PoolingAllocationConfig, Error> {
     if pooling.instances == 0 {
         return Err(Error::Config(
@@ -295,12 +316,16 @@ fn pooling_config(pooling: Pooling) -> Result<wasmtime::PoolingAllocationConfig,
         .total_memories(n.saturating_mul(MEMORIES_PER_CALL))
         .total_tables(n.saturating_mul(TABLES_PER_CALL))
         .total_stacks(n)
+        .max_core_instances_per_component(CORE_INSTANCES_PER_CALL)
+        .max_memories_per_component(MEMORIES_PER_CALL)
+        .max_tables_per_component(TABLES_PER_CALL)
+        .table_elements(crate::sandbox::MAX_TABLE_ELEMENTS)
         .max_memory_size(pooling.memory_bytes);
     Ok(p)
 }
 
 const CORE_INSTANCES_PER_CALL: u32 = 8;
-const MEMORIES_PER_CALL: u32 = 2;
+const MEMORIES_PER_CALL: u32 = 1;
 const TABLES_PER_CALL: u32 = 4;
 
 /// Advances the engine's epoch every `EPOCH_TICK`, which is what makes the

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 use wasmtime::component::{HasData, Linker, ResourceTable};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -30,15 +31,21 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub(crate) fn new(config: &Config) -> Result<State, Error> {
+    /// The state of one call, of which `remaining` is left until its
+    /// deadline.
+    pub(crate) fn new(config: &Config, remaining: Duration) -> Result<State, Error> {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         let log = EgressLog::default();
+        // The component stops retrying just before the host's deadline, so
+        // its last real error is what the caller sees: it is told what is
+        // left of the call now, after any wait for a pool slot.
+        let mut env = (*config.guest_env).clone();
+        env.insert(
+            azmi_core::AZMI_RETRY.to_owned(),
+            config.retry.encode(remaining),
+        );
         Ok(State {
-            wasi: wasi_ctx(
-                &config.guest_env,
-                config.arc_token_dir.as_deref(),
-                stderr.clone(),
-            )?,
+            wasi: wasi_ctx(&env, config.arc_token_dir.as_deref(), stderr.clone())?,
             http: {
                 // Header sections the component builds stay small too.
                 let mut http = WasiHttpCtx::new();
@@ -168,7 +175,7 @@ pub(crate) struct Limiter {
 }
 
 /// Table elements allowed; the component needs a few hundred.
-const MAX_TABLE_ELEMENTS: usize = 100_000;
+pub(crate) const MAX_TABLE_ELEMENTS: usize = 100_000;
 
 impl wasmtime::ResourceLimiter for Limiter {
     fn memory_growing(

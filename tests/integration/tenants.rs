@@ -105,12 +105,108 @@ async fn a_tenants_request_limit_refuses_the_excess() {
         matches!(err, Error::ResourceLimit(ref m) if m.contains("more than 1 requests in flight")),
         "{err:?}"
     );
-    slow.await.unwrap().unwrap();
-    // Another tenant is not affected by this one's limit.
+    // Another tenant is not affected by this one's limit, while the slow
+    // request still holds it.
     credential(config_for(&emulator).build().unwrap())
         .get_token("https://x.example", &Identity::SystemAssigned)
         .await
         .unwrap();
+    assert!(!slow.is_finished());
+    slow.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_connection_is_not_reused_after_a_response_that_was_not_read_to_its_end() {
+    let emulator = emulator().await;
+    let tenant = || {
+        credential(
+            config_for(&emulator)
+                .retry_policy(azmi::RetryPolicy {
+                    time_scale: 0.01,
+                    ..azmi::RetryPolicy::default()
+                })
+                .build()
+                .unwrap(),
+        )
+    };
+    // An oversized answer (refused unread) or a truncated one (retried):
+    // its connection is dropped, and the next request opens another, which
+    // the request after reuses.
+    for (fault, resource) in [
+        (Fault::Oversized(100_000), "https://a.example"),
+        (Fault::Truncated, "https://b.example"),
+    ] {
+        let tenant = tenant();
+        let before = emulator.connections(Service::Imds);
+        emulator.inject(Service::Imds, [fault.clone()]);
+        let _ = tenant.get_token(resource, &Identity::SystemAssigned).await;
+        tenant
+            .get_token(&format!("{resource}/next"), &Identity::SystemAssigned)
+            .await
+            .unwrap();
+        assert_eq!(
+            emulator.connections(Service::Imds) - before,
+            2,
+            "{fault:?}: the first connection was reused, or the second not"
+        );
+    }
+    // A complete answer leaves its connection for the next request.
+    let tenant = tenant();
+    tenant
+        .get_token("https://first.example", &Identity::SystemAssigned)
+        .await
+        .unwrap();
+    let before = emulator.connections(Service::Imds);
+    for resource in ["https://c.example", "https://d.example"] {
+        tenant
+            .get_token(resource, &Identity::SystemAssigned)
+            .await
+            .unwrap();
+    }
+    assert_eq!(emulator.connections(Service::Imds) - before, 0);
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_after_the_idle_timeout() {
+    let emulator = emulator().await;
+    let quick = credential(
+        config_for(&emulator)
+            .request_limits(RequestLimits {
+                idle_connection_timeout: Duration::from_millis(200),
+                ..RequestLimits::default()
+            })
+            .build()
+            .unwrap(),
+    );
+    let kept = credential(config_for(&emulator).build().unwrap());
+    for tenant in [&quick, &kept] {
+        tenant
+            .get_token("https://vault.azure.net", &Identity::SystemAssigned)
+            .await
+            .unwrap();
+    }
+    assert_eq!(emulator.open_connections(Service::Imds), 2);
+    // The quick tenant's connection is closed by its pool, with no further
+    // call; the other tenant's is kept.
+    let mut open = 2;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        open = emulator.open_connections(Service::Imds);
+        if open == 1 {
+            break;
+        }
+    }
+    assert_eq!(open, 1, "the idle connection was not closed");
+    // Dropping a tenant closes its connections.
+    drop(kept);
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        open = emulator.open_connections(Service::Imds);
+        if open == 0 {
+            break;
+        }
+    }
+    assert_eq!(open, 0, "a dropped tenant's connection stayed open");
 }
 
 #[tokio::test]

@@ -88,13 +88,19 @@ pub(crate) async fn round(
         for call in 0..load.calls_per_tenant {
             let tenant = tenant.clone();
             calls.spawn(async move {
-                tenant
-                    .get_token(
-                        &format!("https://load-{call}.example"),
-                        &Identity::SystemAssigned,
-                    )
-                    .await
-                    .map(drop)
+                let resource = format!("https://load-{call}.example");
+                let token = tenant
+                    .get_token(&resource, &Identity::SystemAssigned)
+                    .await?;
+                // Each call gets its own answer, not a neighbour's.
+                if token.resource == resource {
+                    Ok(())
+                } else {
+                    Err(Error::Other(format!(
+                        "asked for {resource}, got a token for {}",
+                        token.resource
+                    )))
+                }
             });
         }
     }

@@ -77,10 +77,14 @@ impl Body for LimitedBody {
                 }
                 Poll::Ready(None)
             }
+            // A failed body never gives its connection back, even if polled
+            // again.
             Poll::Ready(Some(Err(e))) if e.is_timeout() => {
+                this.release = None;
                 Poll::Ready(Some(Err(Error::ConnectionReadTimeout)))
             }
             Poll::Ready(Some(Err(e))) => {
+                this.release = None;
                 tracing::debug!("response body failed: {e}");
                 Poll::Ready(Some(Err(Error::HttpResponseIncomplete)))
             }

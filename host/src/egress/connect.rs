@@ -52,13 +52,18 @@ impl Connector {
         tls: Arc<rustls::ClientConfig>,
         limits: RequestLimits,
     ) -> Connector {
-        let in_flight = (limits.max_concurrent_requests > 0)
-            .then(|| Arc::new(Semaphore::new(limits.max_concurrent_requests)));
+        // Beyond tokio's maximum the limit is no limit anyway (and tokio
+        // would panic).
+        let in_flight = (limits.max_concurrent_requests > 0).then(|| {
+            Arc::new(Semaphore::new(
+                limits.max_concurrent_requests.min(Semaphore::MAX_PERMITS),
+            ))
+        });
         Connector {
             resolver,
             tls,
             limits,
-            pool: Arc::default(),
+            pool: Arc::new(Pool::new(limits.idle_connection_timeout)),
             in_flight,
         }
     }
@@ -125,33 +130,48 @@ impl Connector {
             .build()
             .map_err(|_| Error::HttpRequestUriInvalid)?;
 
-        let mut sender = match self.reusable(&destination, deadlines.first_byte).await {
+        let (mut sender, reused) = match self.reusable(&destination, deadlines.first_byte).await {
             Some(sender) => {
                 tracing::debug!(target: "azmi::egress", "reusing a connection to {destination}");
-                sender
+                (sender, true)
             }
-            None => self.open(&destination, deadlines, &log).await?,
+            None => (self.open(&destination, deadlines, &log).await?, false),
         };
 
         let limit = match destination.kind {
             DestinationKind::IdentityEndpoint => self.limits.max_identity_response_bytes,
             DestinationKind::Vault => self.limits.max_vault_response_bytes,
         };
-        let response =
-            match tokio::time::timeout(deadlines.first_byte, sender.send_request(request)).await {
-                Err(_elapsed) => return Err(Error::ConnectionReadTimeout),
-                Ok(Err(e)) if e.is_timeout() => return Err(Error::ConnectionReadTimeout),
-                Ok(Err(e)) if e.is_parse_too_large() => {
+        let first_byte = deadlines.first_byte;
+        let mut sent = tokio::time::timeout(first_byte, sender.try_send_request(request)).await;
+        // A kept-alive connection the server closed just after it looked
+        // ready: when hyper hands the request back, it was never sent, so
+        // it goes once more on a new connection.
+        if reused
+            && let Ok(Err(refused)) = &mut sent
+            && let Some(request) = refused.take_message()
+        {
+            tracing::debug!(target: "azmi::egress", "{destination} closed a kept-alive connection; opening another");
+            sender = self.open(&destination, deadlines, &log).await?;
+            sent = tokio::time::timeout(first_byte, sender.try_send_request(request)).await;
+        }
+        let response = match sent {
+            Err(_elapsed) => return Err(Error::ConnectionReadTimeout),
+            Ok(Err(e)) => {
+                let e = e.into_error();
+                if e.is_timeout() {
+                    return Err(Error::ConnectionReadTimeout);
+                }
+                if e.is_parse_too_large() {
                     return Err(Error::HttpResponseHeaderSectionSize(Some(
                         MAX_RESPONSE_HEAD as u32,
                     )));
                 }
-                Ok(Err(e)) => {
-                    tracing::debug!(target: "azmi::egress", "{destination}: {e}");
-                    return Err(Error::HttpResponseIncomplete);
-                }
-                Ok(Ok(response)) => response,
-            };
+                tracing::debug!(target: "azmi::egress", "{destination}: {e}");
+                return Err(Error::HttpResponseIncomplete);
+            }
+            Ok(Ok(response)) => response,
+        };
 
         tracing::debug!(target: "azmi::egress", "{destination} answered {}", response.status());
         let declared = response

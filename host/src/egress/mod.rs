@@ -18,42 +18,38 @@ pub use resolve::{Resolve, ResolveFuture, StaticResolver, SystemResolver};
 use crate::policy::EgressPolicy;
 use connect::{Connector, Sent};
 
-/// What the sandbox refused during one call, in order: the host reports
-/// it instead of the component's generic error.
+/// The first thing the sandbox refused during one call, of each kind: the
+/// host reports it instead of the component's generic error. Only the
+/// first is kept, so a component looping on refused requests cannot grow
+/// host memory.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct EgressLog(Arc<Mutex<LogEntries>>);
 
 #[derive(Debug, Default)]
 struct LogEntries {
-    denials: Vec<String>,
-    limits: Vec<String>,
+    denial: Option<String>,
+    limit: Option<String>,
 }
 
 impl EgressLog {
     pub(crate) fn record_denial(&self, reason: String) {
         if let Ok(mut log) = self.0.lock() {
-            log.denials.push(reason);
+            log.denial.get_or_insert(reason);
         }
     }
 
     pub(crate) fn record_limit(&self, reason: String) {
         if let Ok(mut log) = self.0.lock() {
-            log.limits.push(reason);
+            log.limit.get_or_insert(reason);
         }
     }
 
     pub(crate) fn first_denial(&self) -> Option<String> {
-        self.0
-            .lock()
-            .ok()
-            .and_then(|log| log.denials.first().cloned())
+        self.0.lock().ok().and_then(|log| log.denial.clone())
     }
 
     pub(crate) fn first_limit(&self) -> Option<String> {
-        self.0
-            .lock()
-            .ok()
-            .and_then(|log| log.limits.first().cloned())
+        self.0.lock().ok().and_then(|log| log.limit.clone())
     }
 }
 

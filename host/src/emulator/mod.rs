@@ -165,6 +165,7 @@ struct State {
     signer: jwt::Signer,
     counters: [AtomicU64; 7],
     connections: [AtomicU64; 7],
+    open_connections: Arc<[AtomicU64; 7]>,
     arc_keys: ArcKeys,
     /// App Service's and Service Fabric's `IDENTITY_HEADER`.
     identity_header: String,
@@ -192,11 +193,29 @@ pub struct Emulator {
 
 type HandlerFn = fn(&Arc<State>, &http::Request<bytes::Bytes>) -> http::Response<server::Body>;
 
-/// Counts `service`'s connections.
-fn accepted(state: &Arc<State>, service: Service) -> impl Fn() + Send + 'static {
+/// Counts `service`'s connections, and those still open: the guard it
+/// returns lives as long as the connection.
+fn accepted(state: &Arc<State>, service: Service) -> impl Fn() -> OpenConnection + Send + 'static {
     let state = state.clone();
     move || {
         state.connections[service.index()].fetch_add(1, Ordering::Relaxed);
+        state.open_connections[service.index()].fetch_add(1, Ordering::Relaxed);
+        OpenConnection {
+            open: state.open_connections.clone(),
+            index: service.index(),
+        }
+    }
+}
+
+/// One open connection of a service; closing it (dropping this) counts it.
+pub(crate) struct OpenConnection {
+    open: Arc<[AtomicU64; 7]>,
+    index: usize,
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.open[self.index].fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -269,6 +288,7 @@ impl Emulator {
             signer: jwt::Signer::new()?,
             counters: Default::default(),
             connections: Default::default(),
+            open_connections: Default::default(),
             arc_keys: ArcKeys {
                 dir: arc_dir,
                 issued: Mutex::new(HashMap::new()),
@@ -405,6 +425,11 @@ impl Emulator {
     /// clients keep connections alive).
     pub fn connections(&self, service: Service) -> u64 {
         self.state.connections[service.index()].load(Ordering::Relaxed)
+    }
+
+    /// `service`'s connections open now (the client has not closed them).
+    pub fn open_connections(&self, service: Service) -> u64 {
+        self.state.open_connections[service.index()].load(Ordering::Relaxed)
     }
 
     /// Token requests served by IMDS so far.

@@ -38,16 +38,17 @@ pub(super) async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     handler: Handler,
-    accepted: impl Fn(),
+    accepted: impl Fn() -> super::OpenConnection,
 ) {
     loop {
         let Ok((tcp, _peer)) = listener.accept().await else {
             continue;
         };
-        accepted();
+        let open = accepted();
         let handler = handler.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
+            let _open = open;
             match tls {
                 Some(acceptor) => match acceptor.accept(tcp).await {
                     Ok(stream) => serve_connection(TokioIo::new(stream), handler).await,
