@@ -5,8 +5,10 @@
 //! * `engine_start`: a `Runtime` from the embedded component, compiled by
 //!   Cranelift, and loaded from the disk cache;
 //! * `instantiate`: one tenant's store + instance, on-demand and pooled;
-//! * `get_token/cached`, `get_token/uncached`, and `get_token/native_hyper`:
-//!   the same IMDS request from a plain hyper client in the same run;
+//! * `get_token/cached`; `get_token/uncached` (and `uncached_pooled`)
+//!   beside `get_token/native_hyper`, the same IMDS request from a plain
+//!   hyper client in the same run; `get_token_1ms_service/*` the same
+//!   against an IMDS that answers 1 ms late;
 //! * `get_secret`: a secret read with the token and challenge cached;
 //! * `throughput`: N tenants making uncached calls at once;
 //! * `process`: the whole `azmi token` process, compiled component cached;
@@ -17,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use azmi::emulator::{Emulator, EmulatorConfig};
+use azmi::emulator::{Emulator, EmulatorConfig, Fault, Service};
 use azmi::{Credential, Identity, Pooling, Runtime};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use http_body_util::{BodyExt, Empty};
@@ -32,11 +34,19 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Fixture {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("a tokio runtime");
+        // AZMI_BENCH_CURRENT_THREAD=1: everything on one thread (no
+        // cross-thread wake-ups), as a host running a runtime per core would.
+        let rt = if std::env::var_os("AZMI_BENCH_CURRENT_THREAD").is_some() {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        } else {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+        }
+        .expect("a tokio runtime");
         let emulator = rt
             .block_on(Emulator::start(EmulatorConfig::demo()))
             .expect("the emulator starts");
@@ -87,15 +97,19 @@ fn engine_start(c: &mut Criterion, f: &Fixture) {
     group.finish();
 }
 
-fn instantiate(c: &mut Criterion, f: &Fixture) {
-    let pooled = Runtime::builder()
+fn pooled_runtime(f: &Fixture) -> Runtime {
+    Runtime::builder()
         .cache_dir(&f.cache_dir)
         .pooling(Pooling {
             instances: 64,
             ..Pooling::default()
         })
         .build()
-        .expect("the component loads");
+        .expect("the component loads")
+}
+
+fn instantiate(c: &mut Criterion, f: &Fixture) {
+    let pooled = pooled_runtime(f);
     let mut group = c.benchmark_group("instantiate");
     for (name, runtime) in [("on_demand", &f.runtime), ("pooled", &pooled)] {
         let tenant = f.tenant(runtime);
@@ -109,10 +123,9 @@ fn instantiate(c: &mut Criterion, f: &Fixture) {
 
 fn get_token(c: &mut Criterion, f: &Fixture) {
     let tenant = f.tenant(&f.runtime);
-    let mut group = c.benchmark_group("get_token");
     f.rt.block_on(tenant.get_token("https://vault.azure.net", &Identity::SystemAssigned))
         .expect("a token");
-    group.bench_function("cached", |b| {
+    c.bench_function("get_token/cached", |b| {
         b.to_async(&f.rt).iter(|| async {
             tenant
                 .get_token("https://vault.azure.net", &Identity::SystemAssigned)
@@ -120,17 +133,48 @@ fn get_token(c: &mut Criterion, f: &Fixture) {
                 .expect("a token")
         });
     });
-    group.bench_function("uncached", |b| {
-        b.to_async(&f.rt).iter(|| async {
-            tenant
-                .get_token(&fresh_resource(), &Identity::SystemAssigned)
-                .await
-                .expect("a token")
+    uncached_vs_native(c, f, &f.emulator, "get_token");
+    // The same with every IMDS answer 1 ms late: a service that does some
+    // work, as the real one does, rather than an in-process emulator.
+    let slow =
+        f.rt.block_on(Emulator::start(EmulatorConfig::demo()))
+            .expect("the emulator starts");
+    slow.inject(
+        Service::Imds,
+        std::iter::repeat_n(Fault::Delay(Duration::from_millis(1)), 100_000),
+    );
+    uncached_vs_native(c, f, &slow, "get_token_1ms_service");
+}
+
+/// Uncached token calls through the sandbox (on-demand and pooled
+/// instances) and the same request from a plain hyper client, against
+/// `emulator`.
+fn uncached_vs_native(c: &mut Criterion, f: &Fixture, emulator: &Emulator, name: &str) {
+    let mut group = c.benchmark_group(name);
+    let tenant_of = |runtime: &Runtime| {
+        let config = emulator
+            .config_builder()
+            .expect("the emulator's CA parses")
+            .build()
+            .expect("a valid configuration");
+        Credential::new(runtime.clone(), config)
+    };
+    let on_demand = tenant_of(&f.runtime);
+    // Through the pooling allocator: no memory mapped and unmapped per call.
+    let pooled = tenant_of(&pooled_runtime(f));
+    for (label, tenant) in [("uncached", &on_demand), ("uncached_pooled", &pooled)] {
+        group.bench_function(label, |b| {
+            b.to_async(&f.rt).iter(|| async {
+                tenant
+                    .get_token(&fresh_resource(), &Identity::SystemAssigned)
+                    .await
+                    .expect("a token")
+            });
         });
-    });
+    }
     // The same request, with no sandbox: a hyper client on a kept-alive
     // connection, as the sandbox's sender keeps one.
-    let imds = f.emulator.imds_endpoint();
+    let imds = emulator.imds_endpoint();
     let authority = imds.trim_start_matches("http://").to_owned();
     let sender = f.rt.block_on(async {
         let tcp = tokio::net::TcpStream::connect(&authority)

@@ -320,6 +320,11 @@ fn pooling_config(pooling: Pooling) -> Result<wasmtime::PoolingAllocationConfig,
         .max_memories_per_component(MEMORIES_PER_CALL)
         .max_tables_per_component(TABLES_PER_CALL)
         .table_elements(crate::sandbox::MAX_TABLE_ELEMENTS)
+        // Decommits are not batched (`decommit_batch_size` stays 1): a
+        // batch left freed slots unusable until flushed, and under load
+        // (examples/load, 256 slots) calls failed with "maximum concurrent
+        // limit of 256 for memory stripe 0 reached" although the slot
+        // semaphore had let them in.
         .max_memory_size(pooling.memory_bytes);
     Ok(p)
 }
