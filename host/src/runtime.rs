@@ -77,6 +77,18 @@ pub struct Pooling {
     /// Size of each memory slot: the most any tenant's
     /// `CallLimits::memory_bytes` may be.
     pub memory_bytes: usize,
+    /// Bytes of each memory slot kept mapped between calls (default
+    /// 1 MiB). When a call ends, the pages it dirtied within this prefix
+    /// are reset to the component's initial image in place (found with
+    /// Linux's `PAGEMAP_SCAN` where the kernel has it, 6.7+), not unmapped:
+    /// the next call takes no page faults there and the process sends no
+    /// TLB-shootdown interrupts. Isolation is unchanged; every call still
+    /// starts from the initial image. Costs the pages a call dirtied, up to
+    /// this much, per slot that has run a call: about 60 KiB for the
+    /// built-in component (256 slots kept 12-18 MiB more resident under
+    /// `examples/load`, which ran 1.6-1.9x more calls per second). 0 unmaps
+    /// everything after each call.
+    pub keep_resident_bytes: usize,
 }
 
 impl Default for Pooling {
@@ -84,6 +96,7 @@ impl Default for Pooling {
         Pooling {
             instances: 1000,
             memory_bytes: crate::CallLimits::default().memory_bytes,
+            keep_resident_bytes: 1 << 20,
         }
     }
 }
@@ -325,13 +338,24 @@ fn pooling_config(pooling: Pooling) -> Result<wasmtime::PoolingAllocationConfig,
         // (examples/load, 256 slots) calls failed with "maximum concurrent
         // limit of 256 for memory stripe 0 reached" although the slot
         // semaphore had let them in.
-        .max_memory_size(pooling.memory_bytes);
+        .max_memory_size(pooling.memory_bytes)
+        // Keeping dirtied pages mapped (see `Pooling::keep_resident_bytes`)
+        // measured: uncached token call 312-340 -> 239-275 us on one thread;
+        // examples/load 2,300-3,000 -> 4,200-5,200 calls/s, as concurrent
+        // calls no longer wait on each other's unmapping. `Auto` falls back
+        // to unmapping on kernels without PAGEMAP_SCAN.
+        .pagemap_scan(wasmtime::Enabled::Auto)
+        .linear_memory_keep_resident(pooling.keep_resident_bytes)
+        .table_keep_resident(pooling.keep_resident_bytes.min(TABLE_KEEP_RESIDENT));
     Ok(p)
 }
 
 const CORE_INSTANCES_PER_CALL: u32 = 8;
 const MEMORIES_PER_CALL: u32 = 1;
 const TABLES_PER_CALL: u32 = 4;
+/// The built-in component's tables hold a few hundred entries: 64 KiB
+/// covers them with room to spare.
+const TABLE_KEEP_RESIDENT: usize = 64 << 10;
 
 /// Advances the engine's epoch every `EPOCH_TICK`, which is what makes the
 /// CPU limit fire. Stops when the runtime is dropped.

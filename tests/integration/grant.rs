@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use azmi::{Config, Error, Identity, Runtime, Source};
 
 /// The hostile test component built by host/build.rs.
-const HOSTILE_COMPONENT: &str = concat!(env!("OUT_DIR"), "/azmi_hostile_guest.wasm");
+pub(crate) const HOSTILE_COMPONENT: &str = concat!(env!("OUT_DIR"), "/azmi_hostile_guest.wasm");
 
 pub(crate) fn hostile_runtime() -> Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();

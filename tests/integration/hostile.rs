@@ -7,7 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use azmi::{CallLimits, Config, Credential, Error, Identity, Runtime, Source, StaticResolver};
+use azmi::{
+    CallLimits, Config, Credential, Error, Identity, Pooling, Runtime, Source, StaticResolver,
+};
 
 use crate::grant::hostile_runtime;
 use crate::support::{RawServer, Reply, credential, emulator};
@@ -188,6 +190,59 @@ async fn runaway_components_are_stopped_and_others_carry_on() {
         .await
         .unwrap();
     assert_eq!(attack(&config, "env").await.map(|_| ()), Ok(()));
+}
+
+#[tokio::test]
+async fn no_call_sees_what_an_earlier_call_left_in_memory() {
+    let pooled = |keep_resident_bytes| {
+        Runtime::builder()
+            .component_file(Path::new(crate::grant::HOSTILE_COMPONENT))
+            .unwrap()
+            .pooling(Pooling {
+                // One slot: every call reuses the memory of the one before.
+                instances: 1,
+                keep_resident_bytes,
+                ..Pooling::default()
+            })
+            .cache_dir(crate::support::cache_dir())
+            .build()
+            .unwrap()
+    };
+    let runtimes = [
+        ("on demand", hostile_runtime()),
+        (
+            "pooled, pages kept resident",
+            pooled(Pooling::default().keep_resident_bytes),
+        ),
+        ("pooled, pages unmapped", pooled(0)),
+    ];
+    let config = Config::builder().build().unwrap();
+    for (what, runtime) in runtimes {
+        // The same tenant, then another: neither sees the other's writes.
+        let tenants = [
+            Credential::new(runtime.clone(), config.clone()),
+            Credential::new(runtime.clone(), config.clone()),
+        ];
+        // Within one call the writes are seen: the check can fail.
+        let twice = tenants[0]
+            .get_token("residue:twice", &Identity::SystemAssigned)
+            .await
+            .map(|t| t.token);
+        assert_eq!(
+            twice.as_deref(),
+            Ok("fresh; residue: initialised static 0xd127, 262144 dirty bytes"),
+            "{what}"
+        );
+        for round in 0..3 {
+            for tenant in &tenants {
+                let seen = tenant
+                    .get_token("residue", &Identity::SystemAssigned)
+                    .await
+                    .map(|t| t.token);
+                assert_eq!(seen.as_deref(), Ok("fresh"), "{what}, round {round}");
+            }
+        }
+    }
 }
 
 #[test]

@@ -17,13 +17,13 @@ use azmi::emulator::{Emulator, EmulatorConfig};
 use azmi::{Pooling, Runtime};
 use driver::{Load, Outcome, round};
 
-const USAGE: &str =
-    "usage: load [--tenants N] [--calls N] [--faults PERCENT] [--soak CALLS] [--pool SLOTS]";
+const USAGE: &str = "usage: load [--tenants N] [--calls N] [--faults PERCENT] [--soak CALLS] [--pool SLOTS] [--keep-resident BYTES]";
 
 struct Args {
     load: Load,
     soak: usize,
     pool: u32,
+    keep_resident: usize,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -35,6 +35,7 @@ fn parse_args() -> Result<Args, String> {
         },
         soak: 100_000,
         pool: 256,
+        keep_resident: Pooling::default().keep_resident_bytes,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -65,6 +66,7 @@ fn parse_args() -> Result<Args, String> {
                     .filter(|p| *p > 0)
                     .ok_or_else(|| format!("--pool {value}: at least 1"))?;
             }
+            "--keep-resident" => args.keep_resident = number()?,
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
         }
     }
@@ -111,6 +113,7 @@ async fn main() -> ExitCode {
     let runtime = match Runtime::builder()
         .pooling(Pooling {
             instances: args.pool,
+            keep_resident_bytes: args.keep_resident,
             ..Pooling::default()
         })
         .build()
@@ -122,11 +125,12 @@ async fn main() -> ExitCode {
         }
     };
     println!(
-        "{} tenants x {} calls, {} % faults, pool of {} instances; RSS at start {} KiB",
+        "{} tenants x {} calls, {} % faults, pool of {} instances ({} KiB kept resident each); RSS at start {} KiB",
         args.load.tenants,
         args.load.calls_per_tenant,
         args.load.fault_percent,
         args.pool,
+        args.keep_resident >> 10,
         rss_kib().map_or("?".into(), |k| k.to_string()),
     );
     let mut failed = false;

@@ -4,6 +4,10 @@
 //! * `read:<path>`, `write:<path>`, `list:<path>`, `stat:<path>`: a
 //!   filesystem operation through WASI (the Rust standard library);
 //! * `env`: list the environment it was given;
+//! * `residue`: report whether this instance's memory holds anything an
+//!   earlier call left (a changed initialised static, a dirtied zeroed
+//!   one), then dirty both for the next call to find; `residue:twice`
+//!   does it twice in one call;
 //! * `sleep:<ms>`: block on a host call (a clock) that long;
 //! * `spin:<ms>`: run wasm that long; `spin:forever`;
 //! * `alloc:<bytes>`: allocate and touch that much memory;
@@ -15,6 +19,8 @@
 //! what should have been possible.
 
 mod http;
+
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 mod bindings {
     wit_bindgen::generate!({
@@ -93,6 +99,10 @@ fn attempt(command: &str) -> Result<String, String> {
             let (host, url) = arg.split_once('|').ok_or("http-host:<host>|<url>")?;
             http::get(url, Some(host))
         }
+        // `residue:twice` checks twice in one call, so the second check
+        // must find the first one's writes: the detector works.
+        "residue" if arg == "twice" => Ok([residue(), residue()].join("; ")),
+        "residue" => Ok(residue()),
         "env" => {
             let mut names: Vec<String> = std::env::vars_os()
                 .map(|(k, _)| k.to_string_lossy().into_owned())
@@ -101,6 +111,26 @@ fn attempt(command: &str) -> Result<String, String> {
             Ok(names.join(","))
         }
         other => Err(format!("unknown command {other}")),
+    }
+}
+
+/// A static with a non-zero initial value (the data segment) and a zeroed
+/// one spanning several pages (bss). A fresh instance sees both as the
+/// image has them, however its memory slot was used before.
+static INITIALISED: AtomicU64 = AtomicU64::new(INITIAL);
+static ZEROED: [AtomicU8; 256 << 10] = [const { AtomicU8::new(0) }; 256 << 10];
+const INITIAL: u64 = 0x5eed;
+
+fn residue() -> String {
+    let initialised = INITIALISED.swap(0xd127, Ordering::Relaxed);
+    let dirty = ZEROED
+        .iter()
+        .filter(|b| b.swap(0xa5, Ordering::Relaxed) != 0)
+        .count();
+    if initialised == INITIAL && dirty == 0 {
+        "fresh".into()
+    } else {
+        format!("residue: initialised static {initialised:#x}, {dirty} dirty bytes")
     }
 }
 
