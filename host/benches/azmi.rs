@@ -10,7 +10,8 @@
 //!   hyper client in the same run; `get_token_1ms_service/*` the same
 //!   against an IMDS that answers 1 ms late;
 //! * `get_secret`: a secret read with the token and challenge cached;
-//! * `throughput`: N tenants making uncached calls at once;
+//! * `throughput`: N tenants making uncached calls at once, with on-demand
+//!   and pooled instances;
 //! * `process`: the whole `azmi token` process, compiled component cached;
 //! * memory per idle tenant, printed before the timings (an RSS delta, not
 //!   a criterion measurement).
@@ -228,11 +229,18 @@ fn throughput(c: &mut Criterion, f: &Fixture) {
     const CALLS_PER_TENANT: usize = 10;
     let mut group = c.benchmark_group("throughput");
     group.sample_size(10);
-    for tenants in [1, 10, 100] {
-        let credentials: Vec<Credential> = (0..tenants).map(|_| f.tenant(&f.runtime)).collect();
+    let pooled = pooled_runtime(f);
+    for (label, runtime, tenants) in [
+        ("tenants", &f.runtime, 1),
+        ("tenants", &f.runtime, 10),
+        ("tenants", &f.runtime, 100),
+        ("pooled_tenants", &pooled, 10),
+        ("pooled_tenants", &pooled, 100),
+    ] {
+        let credentials: Vec<Credential> = (0..tenants).map(|_| f.tenant(runtime)).collect();
         group.throughput(Throughput::Elements((tenants * CALLS_PER_TENANT) as u64));
         group.bench_with_input(
-            BenchmarkId::new("tenants", tenants),
+            BenchmarkId::new(label, tenants),
             &credentials,
             |b, tenants| {
                 b.to_async(&f.rt).iter(|| async {
