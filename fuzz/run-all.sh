@@ -9,5 +9,5 @@ for target in token_response expiry arc_challenge vault_challenge secret_and_err
     mkdir -p "corpus/$target"
     cp -n seeds/"$target"/* "corpus/$target/" 2>/dev/null || true
     echo "== $target ($runs runs)"
-    cargo +nightly fuzz run -O "$target" "corpus/$target" -- -runs="$runs" -max_len=4096 2>&1 | grep -E "^Done|crash|panicked|ERROR|SUMMARY" || true
+    cargo +nightly fuzz run -O -a "$target" "corpus/$target" -- -runs="$runs" -max_len=4096 2>&1 | grep -E "^Done|crash|panicked|ERROR|SUMMARY" || true
 done

@@ -1,4 +1,4 @@
-//! Entry points for the fuzz targets in `fuzz/`: every parser that reads
+//! Entry points for the fuzz targets in `fuzz/`: the parsers that read
 //! what a server or a caller sends. Each must return, never panic, for any
 //! input. Compiled only with the `fuzzing` feature.
 

@@ -49,6 +49,18 @@ impl std::fmt::Debug for Shared {
 type WitResult<T> = Result<T, bindings::exports::azmi::identity::credentials::Error>;
 type CallResult<T> = wasmtime::Result<WitResult<T>>;
 
+/// How often an instantiation that lost a race for a pool slot is retried
+/// (see `Credential::call`).
+const POOL_RACE_RETRIES: u32 = 8;
+
+/// Whether instantiation failed because the pooling allocator found no free
+/// slot of some kind (memories, tables, instances, fiber stacks).
+fn is_pool_race(error: &wasmtime::Error) -> bool {
+    error
+        .chain()
+        .any(|cause| cause.is::<wasmtime::PoolConcurrencyLimitError>())
+}
+
 fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -252,14 +264,36 @@ impl Credential {
                 self.config.limits.timeout
             )));
         };
-        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let mut store = self.runtime.store(&self.config, remaining)?;
         let pre = self.runtime.pre().clone();
-        let call = async {
-            let instance = pre.instantiate_async(&mut store).await?;
-            invoke(&instance, &mut store).await
+        let mut races = 0;
+        let (mut store, instantiated) = loop {
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let mut store = self.runtime.store(&self.config, remaining)?;
+            let instantiated =
+                tokio::time::timeout_at(deadline, pre.instantiate_async(&mut store)).await;
+            match instantiated {
+                // Our slot guarantees the pool has room, but wasmtime's
+                // sharded slot allocator probes its shards one lock at a
+                // time, and while other threads free and take slots it can
+                // find every shard full in passing and give up (seen once
+                // in ~100,000 calls with every slot busy). Nothing of the
+                // component ran yet: try again in a fresh store.
+                Ok(Err(e)) if races < POOL_RACE_RETRIES && is_pool_race(&e) => {
+                    races += 1;
+                    tracing::debug!("instantiation lost a race for a pool slot ({e}); retrying");
+                    drop(store);
+                    tokio::task::yield_now().await;
+                }
+                other => break (store, other),
+            }
         };
-        let result = tokio::time::timeout_at(deadline, call).await;
+        let result = match instantiated {
+            Ok(Ok(instance)) => {
+                tokio::time::timeout_at(deadline, invoke(&instance, &mut store)).await
+            }
+            Ok(Err(trap)) => Ok(Err(trap)),
+            Err(elapsed) => Err(elapsed),
+        };
         let outcome = self.finish(result, &store);
         drop(store);
         drop(slot);
@@ -345,4 +379,31 @@ fn classify_trap(trap: &wasmtime::Error, state: &State, config: &Config) -> Erro
         ));
     }
     Error::Trap(format!("{trap:#}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_pool_race;
+
+    /// The error wasmtime gives when a pool has no free slot is the one
+    /// `is_pool_race` recognises (and another failure is not).
+    #[test]
+    fn a_full_pool_is_recognised() {
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        pool.total_memories(1).total_core_instances(2);
+        let mut config = wasmtime::Config::new();
+        config.allocation_strategy(pool);
+        let engine = wasmtime::Engine::new(&config).unwrap();
+        // A module with one memory of one page, in binary form.
+        let wasm = b"\0asm\x01\0\0\0\x05\x03\x01\x00\x01";
+        let module = wasmtime::Module::new(&engine, wasm).unwrap();
+        let mut first = wasmtime::Store::new(&engine, ());
+        let _held = wasmtime::Instance::new(&mut first, &module, &[]).unwrap();
+        let mut second = wasmtime::Store::new(&engine, ());
+        let full = wasmtime::Instance::new(&mut second, &module, &[]).unwrap_err();
+        assert!(is_pool_race(&full), "{full:?}");
+
+        let other = wasmtime::Module::new(&engine, b"not wasm").unwrap_err();
+        assert!(!is_pool_race(&other), "{other:?}");
+    }
 }

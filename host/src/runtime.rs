@@ -77,17 +77,20 @@ pub struct Pooling {
     /// Size of each memory slot: the most any tenant's
     /// `CallLimits::memory_bytes` may be.
     pub memory_bytes: usize,
-    /// Bytes of each memory slot kept mapped between calls (default
-    /// 1 MiB). When a call ends, the pages it dirtied within this prefix
-    /// are reset to the component's initial image in place (found with
-    /// Linux's `PAGEMAP_SCAN` where the kernel has it, 6.7+), not unmapped:
-    /// the next call takes no page faults there and the process sends no
-    /// TLB-shootdown interrupts. Isolation is unchanged; every call still
-    /// starts from the initial image. Costs the pages a call dirtied, up to
-    /// this much, per slot that has run a call: about 60 KiB for the
-    /// built-in component (256 slots kept 12-18 MiB more resident under
-    /// `examples/load`, which ran 1.6-1.9x more calls per second). 0 unmaps
-    /// everything after each call.
+    /// Dirtied memory kept mapped per slot between calls (default 1 MiB),
+    /// where the kernel has Linux's `PAGEMAP_SCAN` (6.7+). When a call
+    /// ends, wasmtime finds the pages it dirtied and resets the first this
+    /// many bytes of them in place to the component's initial image; only
+    /// the rest is unmapped. The next call then takes no page faults there,
+    /// and the process sends no TLB-shootdown interrupts for them.
+    /// Isolation is unchanged: every call starts from the initial image
+    /// (`tests/integration/hostile.rs` checks it). Costs what a call
+    /// dirties, up to this much, per slot that has run a call: about 60 KiB
+    /// for the built-in component (256 slots kept 12-18 MiB more resident
+    /// under `examples/load`, which ran 1.5-1.9x more calls per second).
+    /// Without `PAGEMAP_SCAN` this setting is ignored and everything is
+    /// unmapped after each call: wasmtime would otherwise reset and keep
+    /// the whole prefix, dirty or not. 0 unmaps everything everywhere.
     pub keep_resident_bytes: usize,
 }
 
@@ -338,15 +341,26 @@ fn pooling_config(pooling: Pooling) -> Result<wasmtime::PoolingAllocationConfig,
         // (examples/load, 256 slots) calls failed with "maximum concurrent
         // limit of 256 for memory stripe 0 reached" although the slot
         // semaphore had let them in.
-        .max_memory_size(pooling.memory_bytes)
-        // Keeping dirtied pages mapped (see `Pooling::keep_resident_bytes`)
-        // measured: uncached token call 312-340 -> 239-275 us on one thread;
-        // examples/load 2,300-3,000 -> 4,200-5,200 calls/s, as concurrent
-        // calls no longer wait on each other's unmapping. `Auto` falls back
-        // to unmapping on kernels without PAGEMAP_SCAN.
-        .pagemap_scan(wasmtime::Enabled::Auto)
-        .linear_memory_keep_resident(pooling.keep_resident_bytes)
-        .table_keep_resident(pooling.keep_resident_bytes.min(TABLE_KEEP_RESIDENT));
+        .max_memory_size(pooling.memory_bytes);
+    // Keeping dirtied pages mapped (`Pooling::keep_resident_bytes`) measured
+    // 1.5-1.9x the calls per second under examples/load (BENCHMARKS.md), as
+    // concurrent calls stop waiting on each other's unmapping. It needs
+    // PAGEMAP_SCAN to find the dirty pages: without it wasmtime would copy
+    // the whole kept prefix back after every call and keep it resident.
+    let keep = if pooling.keep_resident_bytes > 0
+        && wasmtime::PoolingAllocationConfig::is_pagemap_scan_available()
+    {
+        pooling.keep_resident_bytes
+    } else {
+        0
+    };
+    p.pagemap_scan(if keep > 0 {
+        wasmtime::Enabled::Yes
+    } else {
+        wasmtime::Enabled::No
+    })
+    .linear_memory_keep_resident(keep)
+    .table_keep_resident(keep.min(TABLE_KEEP_RESIDENT));
     Ok(p)
 }
 
