@@ -52,8 +52,8 @@ pub(crate) fn secret_request(
         scheme: Scheme::Https,
         authority: vault.host().to_owned(),
         path_and_query: format!(
-            "/secrets/{name}/{}{}",
-            version.unwrap_or_default(),
+            "{}{}",
+            azmi_core::vault::secret_path(name, version),
             query(&[("api-version", API_VERSION)])
         ),
         headers,

@@ -196,7 +196,7 @@ pub(crate) fn run<T>(
         gone |= this_gone;
         let elapsed = clock.elapsed();
         // Unscaled time: the 70 s floor is about the service, not the test.
-        let virtual_elapsed = elapsed.div_f64(policy.scale);
+        let virtual_elapsed = scaled(elapsed, 1.0 / policy.scale);
         let within_floor = gone && virtual_elapsed < policy.gone_min_total;
         if retries >= policy.max_retries && !within_floor {
             return Err(gave_up(failure.error, retries + 1, "retries exhausted"));
@@ -204,18 +204,17 @@ pub(crate) fn run<T>(
         let backoff = policy
             .base_delay
             .saturating_mul(2u32.saturating_pow(retries.min(16)));
-        let mut wait = backoff
-            .mul_f64(0.8 + 0.4 * clock.jitter())
-            .min(policy.max_delay);
+        let mut wait = scaled(backoff, 0.8 + 0.4 * clock.jitter()).min(policy.max_delay);
         if within_floor {
             // Land the last tries on the 70 s mark rather than overshoot it.
             let floor_left = policy.gone_min_total.saturating_sub(virtual_elapsed);
             wait = wait.min(floor_left.max(policy.base_delay));
         }
-        let wait = after
-            .map_or(wait, |a| a.min(policy.retry_after_cap))
-            .mul_f64(policy.scale);
-        if elapsed + wait >= policy.deadline {
+        let wait = scaled(
+            after.map_or(wait, |a| a.min(policy.retry_after_cap)),
+            policy.scale,
+        );
+        if elapsed.saturating_add(wait) >= policy.deadline {
             return Err(gave_up(
                 failure.error,
                 retries + 1,
@@ -225,6 +224,12 @@ pub(crate) fn run<T>(
         clock.sleep(wait);
         retries += 1;
     }
+}
+
+/// `duration × factor`, saturating instead of panicking: the host may set
+/// any durations (`Duration::MAX` for "no limit") and any scale in (0, 1].
+fn scaled(duration: Duration, factor: f64) -> Duration {
+    Duration::try_from_secs_f64(duration.as_secs_f64() * factor).unwrap_or(Duration::MAX)
 }
 
 /// Notes on the final error how many attempts it took; only messages

@@ -64,14 +64,6 @@ pub fn arc_agent_installed() -> bool {
     binary.is_some_and(|b| b.is_file())
 }
 
-/// Key Vault DNS suffixes; a vault host is `<name>.<suffix>`.
-const VAULT_SUFFIXES: &[&str] = &[
-    "vault.azure.net",
-    "vault.azure.cn",
-    "vault.usgovcloudapi.net",
-    "vault.microsoftazure.de",
-];
-
 /// A validated, immutable configuration. Cheap to clone.
 #[derive(Clone)]
 pub struct Config {
@@ -240,9 +232,12 @@ impl ConfigBuilder {
         self
     }
 
-    /// Connects requests for `HOST:PORT` to another address (curl's
-    /// `--connect-to`). The target is trusted as given; TLS still verifies
-    /// HOST.
+    /// Connects requests for a vault's `HOST:443` to another address
+    /// (curl's `--connect-to`): a private endpoint, or an emulator. The
+    /// target is trusted as given; TLS still verifies HOST. Pins are for
+    /// vaults only: `build` refuses one whose HOST is not a Key Vault host
+    /// on 443, so an identity endpoint (whose requests carry credentials)
+    /// can never be moved off this machine.
     pub fn connect_to(mut self, rule: ConnectTo) -> ConfigBuilder {
         self.connect_to.push(rule);
         self
@@ -385,6 +380,9 @@ impl ConfigBuilder {
             .iter()
             .map(|v| parse_vault(v))
             .collect::<Result<Vec<_>, _>>()?;
+        for pin in &connect_to {
+            check_pin(pin)?;
+        }
         if call.timeout.is_zero() || call.cpu.is_zero() {
             return Err(Error::Config(
                 "the call timeout and CPU limit must be greater than zero".into(),
@@ -414,6 +412,25 @@ impl ConfigBuilder {
     }
 }
 
+/// A pin must name a vault on 443: identity endpoints are never pinned.
+fn check_pin(pin: &ConnectTo) -> Result<(), Error> {
+    let refused = |why: String| {
+        Error::Config(format!(
+            "the connect-to pin `{pin}` {why}; pins are for vaults only (<vault-name>.vault.azure.net:443:ADDR:PORT), and identity endpoints are never pinned, so their requests and credentials stay on this machine"
+        ))
+    };
+    if let Err(why) = azmi_core::vault::check_vault_host(&pin.host) {
+        return Err(refused(format!("names `{}`, which {why}", pin.host)));
+    }
+    if pin.port != 443 {
+        return Err(refused(format!(
+            "names port {}; vaults are only reached on 443",
+            pin.port
+        )));
+    }
+    Ok(())
+}
+
 /// Parses an allowed vault URL (or bare host) into its host name.
 fn parse_vault(raw: &str) -> Result<String, Error> {
     let invalid = |why: &str| {
@@ -441,16 +458,7 @@ fn parse_vault(raw: &str) -> Result<String, Error> {
             "is not on port 443 (map an emulator with connect-to instead)",
         ));
     }
-    let known = VAULT_SUFFIXES.iter().any(|suffix| {
-        host.strip_suffix(suffix)
-            .and_then(|name| name.strip_suffix('.'))
-            .is_some_and(|name| !name.is_empty() && !name.contains('.'))
-    });
-    if !known {
-        return Err(invalid(
-            "is not a Key Vault host (<name>.vault.azure.net, .vault.azure.cn, .vault.usgovcloudapi.net or .vault.microsoftazure.de)",
-        ));
-    }
+    azmi_core::vault::check_vault_host(&host).map_err(|why| invalid(&why.to_string()))?;
     Ok(host)
 }
 

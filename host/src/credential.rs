@@ -11,11 +11,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use tokio::time::Instant;
 use wasmtime::Store;
 
 use crate::bindings::{CredentialProvider, WitIdentity, identity_to_wit};
 use crate::cache::{CacheStats, Key, TokenCache};
 use crate::config::Config;
+use crate::limits::deadline_after;
 use crate::runtime::Runtime;
 use crate::sandbox::State;
 use crate::types::{AccessToken, Identity, Secret};
@@ -97,7 +99,9 @@ impl Credential {
     /// component, `Error::Config` when it exceeds a pool slot,
     /// `Error::Timeout` when no pool slot frees in time.
     pub async fn check(&self) -> Result<(), Error> {
-        self.call(async |_instance, _store| Ok(Ok(()))).await
+        let deadline = deadline_after(self.config.limits.timeout);
+        self.call(deadline, async |_instance, _store| Ok(Ok(())))
+            .await
     }
 
     /// Gets an access token for `resource` for the configured identity
@@ -125,7 +129,9 @@ impl Credential {
     }
 
     /// Gets an access token for `resource` (a resource URI, or one scope
-    /// ending in `/.default`), from the cache when it holds a usable one.
+    /// ending in `/.default`), from the cache when it holds a usable one,
+    /// within the configured timeout (`CallLimits::timeout`), waiting for
+    /// another caller's fetch of the same token included.
     ///
     /// # Errors
     /// Any `Error` case; see its documentation.
@@ -134,23 +140,35 @@ impl Credential {
         resource: &str,
         identity: &Identity,
     ) -> Result<AccessToken, Error> {
+        let deadline = deadline_after(self.config.limits.timeout);
+        self.token_before(deadline, resource, identity).await
+    }
+
+    async fn token_before(
+        &self,
+        deadline: Instant,
+        resource: &str,
+        identity: &Identity,
+    ) -> Result<AccessToken, Error> {
         let resource =
             azmi_core::scope::scope_to_resource(resource).map_err(Error::InvalidArgument)?;
         let key = self.key(&resource, identity);
         let wit = wit_identity(identity);
-        self.shared
-            .tokens
-            .get(key, now, || async {
-                self.call(async |instance, store| {
-                    instance
-                        .azmi_identity_credentials()
-                        .call_get_token(store, &resource, wit.as_ref())
-                        .await
-                })
-                .await
-                .map(AccessToken::from)
+        let fetched = self.shared.tokens.get(key, now, || async {
+            self.call(deadline, async |instance, store| {
+                instance
+                    .azmi_identity_credentials()
+                    .call_get_token(store, &resource, wit.as_ref())
+                    .await
             })
             .await
+            .map(AccessToken::from)
+        });
+        // A caller that waits for another's fetch waits no longer than its
+        // own deadline either.
+        tokio::time::timeout_at(deadline, fetched)
+            .await
+            .unwrap_or_else(|_| Err(self.timed_out()))
     }
 
     fn key(&self, resource: &str, identity: &Identity) -> Key {
@@ -170,8 +188,10 @@ impl Credential {
 
     /// Reads secret `name` (at `version`, or the latest) from the vault at
     /// `vault_url`, which the configuration must allow. The token is for the
-    /// audience the vault's challenge names, once the component has checked
-    /// that the audience belongs to the vault's cloud.
+    /// audience the vault's challenge names, once the component and then
+    /// the host have checked that the audience belongs to the vault's
+    /// cloud. Every step (discovery, token, read, and the one rediscovery
+    /// after a 401) runs within one deadline, the configured timeout.
     ///
     /// # Errors
     /// Any `Error` case; see its documentation.
@@ -182,6 +202,7 @@ impl Credential {
         version: Option<&str>,
         identity: &Identity,
     ) -> Result<Secret, Error> {
+        let deadline = deadline_after(self.config.limits.timeout);
         let vault = vault_key(vault_url);
         let mut rediscovered = false;
         loop {
@@ -189,20 +210,32 @@ impl Credential {
                 Some(resource) => resource,
                 None => {
                     let challenge = self
-                        .call(async |instance, store| {
+                        .call(deadline, async |instance, store| {
                             instance
                                 .azmi_identity_credentials()
                                 .call_discover_vault(store, vault_url, name, version)
                                 .await
                         })
                         .await?;
+                    // The component checked the audience; the host checks
+                    // again, so that a token for another audience is never
+                    // fetched on a component's word alone.
+                    azmi_core::vault::check_audience(&challenge.resource, &vault).map_err(
+                        |why| {
+                            Error::InvalidResponse(challenge_refused(
+                                &challenge.resource,
+                                &vault,
+                                why,
+                            ))
+                        },
+                    )?;
                     self.remember_challenge(&vault, &challenge.resource);
                     challenge.resource
                 }
             };
-            let token = self.get_token(&resource, identity).await?;
+            let token = self.token_before(deadline, &resource, identity).await?;
             let result = self
-                .call(async |instance, store| {
+                .call(deadline, async |instance, store| {
                     instance
                         .azmi_identity_credentials()
                         .call_get_secret_with_token(store, vault_url, name, version, &token.token)
@@ -249,13 +282,21 @@ impl Credential {
             .remove(vault);
     }
 
+    /// The error of a call that ran out of time.
+    fn timed_out(&self) -> Error {
+        Error::Timeout(format!(
+            "the call did not finish within {:?}; the component was stopped (raise the timeout, or check that the endpoints answer)",
+            self.config.limits.timeout
+        ))
+    }
+
     /// Runs `invoke` on a fresh instance in a fresh store, under the
-    /// configured deadline and limits.
+    /// configured limits, by `deadline`.
     async fn call<T>(
         &self,
+        deadline: Instant,
         invoke: impl AsyncFnOnce(&CredentialProvider, &mut Store<State>) -> CallResult<T>,
     ) -> Result<T, Error> {
-        let deadline = tokio::time::Instant::now() + self.config.limits.timeout;
         // Waiting for a pool slot counts against the call's deadline; the
         // slot is held until the store (and its memory) is gone.
         let Ok(slot) = tokio::time::timeout_at(deadline, self.runtime.slot()).await else {
@@ -267,7 +308,7 @@ impl Credential {
         let pre = self.runtime.pre().clone();
         let mut races = 0;
         let (mut store, instantiated) = loop {
-            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let remaining = deadline.saturating_duration_since(Instant::now());
             let mut store = self.runtime.store(&self.config, remaining)?;
             let instantiated =
                 tokio::time::timeout_at(deadline, pre.instantiate_async(&mut store)).await;
@@ -309,10 +350,7 @@ impl Credential {
     ) -> Result<T, Error> {
         let state = store.data();
         match result {
-            Err(_) => Err(Error::Timeout(format!(
-                "the call did not finish within {:?}; the component was stopped (raise the timeout, or check that the endpoints answer)",
-                self.config.limits.timeout
-            ))),
+            Err(_) => Err(self.timed_out()),
             Ok(Err(trap)) => {
                 let stderr = state.stderr.contents();
                 if !stderr.is_empty() {
@@ -358,6 +396,23 @@ fn vault_key(vault_url: &str) -> String {
         .unwrap_or_else(|| vault_url.to_owned())
 }
 
+/// Why the host refused the audience a component's `discover-vault` named.
+fn challenge_refused(resource: &str, vault: &str, why: azmi_core::vault::AudienceError) -> String {
+    let shown: String = resource
+        .chars()
+        .take(200)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    match why {
+        azmi_core::vault::AudienceError::NotHttps => format!(
+            "the vault's challenge names the audience `{shown}`, which is not an https URL; no token was fetched for it"
+        ),
+        azmi_core::vault::AudienceError::NotUnder { audience_host } => format!(
+            "the vault's challenge names the audience `{shown}`, and {vault} is not under {audience_host}; a vault only ever asks for its own cloud's Key Vault audience, so no token was fetched for it"
+        ),
+    }
+}
+
 fn wit_identity(identity: &Identity) -> Option<WitIdentity> {
     match identity {
         Identity::SystemAssigned => None,
@@ -368,7 +423,7 @@ fn wit_identity(identity: &Identity) -> Option<WitIdentity> {
 fn classify_trap(trap: &wasmtime::Error, state: &State, config: &Config) -> Error {
     if state.limiter.memory_exceeded {
         return Error::ResourceLimit(format!(
-            "the component exceeded its memory limit of {} bytes and was stopped",
+            "the component exceeded its memory limit of {} bytes (its linear memories and tables together) and was stopped",
             config.limits.memory_bytes
         ));
     }
@@ -378,7 +433,47 @@ fn classify_trap(trap: &wasmtime::Error, state: &State, config: &Config) -> Erro
             config.limits.cpu
         ));
     }
+    if let Some(limit) = host_limit(trap) {
+        return Error::ResourceLimit(limit);
+    }
     Error::Trap(format!("{trap:#}"))
+}
+
+/// Which of the host's own limits a trap came from, if any. wasmtime
+/// reports two of them only as text (its types are private): those strings
+/// are pinned with wasmtime itself, and the hostile-guest tests would see a
+/// change as `Trap` instead of `ResourceLimit`.
+fn host_limit(trap: &wasmtime::Error) -> Option<String> {
+    use crate::sandbox::{
+        CORE_INSTANCES_PER_CALL, MAX_HOST_BYTES_PER_CALL, MAX_RESOURCES, MAX_VALUE_BYTES,
+        MEMORIES_PER_CALL, TABLES_PER_CALL,
+    };
+    let table_full = trap.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<wasmtime::component::ResourceTableError>(),
+            Some(wasmtime::component::ResourceTableError::Full)
+        )
+    });
+    if table_full {
+        return Some(format!(
+            "the component held more than {MAX_RESOURCES} host resources at once (header sets, requests, bodies, streams; {} MiB at most) and was stopped",
+            MAX_HOST_BYTES_PER_CALL >> 20
+        ));
+    }
+    let text = format!("{trap:#}");
+    if text.contains("fuel allocated for hostcalls has been exhausted") {
+        return Some(format!(
+            "the component passed more than {} KiB to the host in one value (a string or list in one call, or its result) and was stopped",
+            MAX_VALUE_BYTES >> 10
+        ));
+    }
+    if text.contains("resource limit exceeded:") && text.contains("count too high") {
+        return Some(format!(
+            "the component is made of more than the sandbox admits ({CORE_INSTANCES_PER_CALL} core instances, {MEMORIES_PER_CALL} linear memory, {TABLES_PER_CALL} tables per call): {}",
+            text.chars().take(200).collect::<String>()
+        ));
+    }
+    None
 }
 
 #[cfg(test)]

@@ -109,15 +109,31 @@ impl RetryPolicy {
         format!(
             "max_retries={},base_ms={},max_delay_ms={},gone_min_ms={},retry_after_cap_ms={},deadline_ms={},scale={}",
             self.max_retries,
-            self.base_delay.as_millis(),
-            self.max_delay.as_millis(),
-            self.gone_min_total.as_millis(),
-            self.retry_after_cap.as_millis(),
-            timeout.saturating_sub(margin).as_millis(),
+            millis(self.base_delay),
+            millis(self.max_delay),
+            millis(self.gone_min_total),
+            millis(self.retry_after_cap),
+            millis(timeout.saturating_sub(margin)),
             self.time_scale,
         )
     }
 }
 
+/// Milliseconds as the component parses them (a `u64`; longer is forever).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// How often the engine's epoch advances: the granularity of the CPU limit.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The instant `after` from now, or a far future one when that does not
+/// exist (a limit of `Duration::MAX` means "no limit", never a panic).
+pub(crate) fn deadline_after(after: Duration) -> tokio::time::Instant {
+    // What tokio itself uses for "never": about 30 years.
+    const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+    let now = tokio::time::Instant::now();
+    now.checked_add(after)
+        .or_else(|| now.checked_add(FAR_FUTURE))
+        .unwrap_or(now)
+}

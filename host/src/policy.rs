@@ -5,13 +5,15 @@
 //! A request is allowed when its scheme, host, port and path match a rule
 //! exactly; everything else is denied before any DNS lookup or connection.
 //! The addresses an allowed host resolves to are then checked again
-//! (`egress::ip`): identity endpoints must be loopback or link-local, vaults
-//! must be public, unless an operator pinned the address with `connect-to`.
+//! (`AddressRule`, over `azmi_core::address`): an identity endpoint's
+//! literal address must be on this machine or its link, `localhost` must
+//! resolve to loopback, and vaults must be public, unless an operator
+//! pinned a vault's address with `connect-to`.
 
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::egress::ip;
+use azmi_core::address;
 
 /// The path of the managed-identity token endpoint below an IMDS base URL.
 pub(crate) const IMDS_TOKEN_PATH: &str = "/metadata/identity/oauth2/token";
@@ -171,6 +173,54 @@ pub(crate) struct Destination {
     pub(crate) trust: TlsTrust,
 }
 
+impl Destination {
+    /// Which addresses this destination may be connected to.
+    pub(crate) fn address_rule(&self) -> AddressRule {
+        match (self.kind, ip_literal(&self.host)) {
+            (DestinationKind::IdentityEndpoint, Some(_)) => AddressRule::IdentityEndpoint,
+            // The configuration admits one name for identity endpoints.
+            (DestinationKind::IdentityEndpoint, None) => AddressRule::Localhost,
+            (DestinationKind::Vault, _) => AddressRule::Vault,
+        }
+    }
+}
+
+/// The address check of a destination that was not pinned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AddressRule {
+    /// A literal identity endpoint: on this machine or its link, strictly.
+    IdentityEndpoint,
+    /// `localhost`: loopback only.
+    Localhost,
+    /// A vault: public unicast only.
+    Vault,
+}
+
+impl AddressRule {
+    pub(crate) fn allows(self, ip: IpAddr) -> bool {
+        match self {
+            AddressRule::IdentityEndpoint => address::identity_endpoint_allows(ip),
+            AddressRule::Localhost => address::localhost_allows(ip),
+            AddressRule::Vault => address::vault_allows(ip),
+        }
+    }
+
+    /// The rule, for a refusal's message.
+    pub(crate) fn explain(self) -> &'static str {
+        match self {
+            AddressRule::IdentityEndpoint => {
+                "identity endpoints must be on this machine (127.0.0.0/8, ::1) or its link (169.254.0.0/16, fe80::/10); NAT64, 6to4 and IPv4-compatible IPv6 addresses leave the machine"
+            }
+            AddressRule::Localhost => {
+                "localhost must resolve to a loopback address (127.0.0.0/8 or ::1); a link-local answer would be another machine"
+            }
+            AddressRule::Vault => {
+                "vaults must resolve to public addresses (pin a private endpoint or an emulator with --connect-to)"
+            }
+        }
+    }
+}
+
 impl fmt::Display for Destination {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}://{}:{}", self.scheme.as_str(), self.host, self.port)
@@ -222,7 +272,7 @@ impl EgressPolicy {
             && scheme == Scheme::Https
             && port == 443
             && vaults.contains(&host)
-            && path.starts_with("/secrets/")
+            && azmi_core::vault::is_secret_request(path, uri.query())
         {
             (DestinationKind::Vault, TlsTrust::WebPki)
         } else {
@@ -245,14 +295,6 @@ impl EgressPolicy {
         })
     }
 
-    /// Whether a resolved address may be connected to for `kind`.
-    pub(crate) fn address_allowed(kind: DestinationKind, ip: IpAddr) -> bool {
-        match kind {
-            DestinationKind::IdentityEndpoint => ip::allowed_for_identity_endpoint(ip),
-            DestinationKind::Vault => ip::allowed_for_vault(ip),
-        }
-    }
-
     /// The allow-list in one line, for messages.
     pub(crate) fn describe(&self) -> String {
         let mut allowed: Vec<String> = self
@@ -263,7 +305,7 @@ impl EgressPolicy {
         allowed.extend(
             self.vaults
                 .iter()
-                .map(|v| format!("vault GET https://{v}:443/secrets/")),
+                .map(|v| format!("vault GET https://{v}:443/secrets/<name>[/<version>]")),
         );
         if allowed.is_empty() {
             "nothing is allowed".into()

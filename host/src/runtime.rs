@@ -16,7 +16,7 @@ use crate::Error;
 use crate::bindings::CredentialProviderPre;
 use crate::config::Config;
 use crate::limits::EPOCH_TICK;
-use crate::sandbox::{self, State};
+use crate::sandbox::{self, CORE_INSTANCES_PER_CALL, MEMORIES_PER_CALL, State, TABLES_PER_CALL};
 
 /// The component built into this binary (compiled from `guest/` by
 /// `build.rs`).
@@ -284,6 +284,11 @@ impl Runtime {
         }
         let mut store = Store::new(&self.inner.engine, State::new(config, remaining)?);
         store.limiter(|state| &mut state.limiter);
+        // What the component hands the host in one call (a path, a header
+        // set, its result) is copied into host memory: bound it, and the
+        // handles it may hold.
+        store.set_hostcall_fuel(sandbox::MAX_VALUE_BYTES);
+        store.set_max_component_handles(sandbox::MAX_HANDLES);
         let budget = u64::try_from(config.limits.cpu.as_millis() / EPOCH_TICK.as_millis())
             .unwrap_or(u64::MAX)
             .max(1);
@@ -312,11 +317,11 @@ impl Runtime {
     }
 }
 
-/// The pooling allocator sized for `pooling.instances` concurrent calls.
-/// The built-in component holds 3 core instances (the module and
-/// wit-component's shims), 1 memory and 2 tables; the per-component maxima
-/// leave room for other builds, and make a component that needs more fail
-/// at load time with wasmtime's explanation, not one call in n under load.
+/// The pooling allocator sized for `pooling.instances` concurrent calls,
+/// with the per-call maxima the on-demand limiter enforces too
+/// (`sandbox::CORE_INSTANCES_PER_CALL` and its siblings); a component that
+/// needs more fails at load time with wasmtime's explanation, not one call
+/// in n under load.
 /// Each memory slot reserves address space (4 GiB plus guards on 64-bit),
 /// so 1,000 instances reserve about 4 TiB of it, unbacked.
 fn pooling_config(pooling: Pooling) -> Result<wasmtime::PoolingAllocationConfig, Error> {
@@ -364,9 +369,6 @@ fn pooling_config(pooling: Pooling) -> Result<wasmtime::PoolingAllocationConfig,
     Ok(p)
 }
 
-const CORE_INSTANCES_PER_CALL: u32 = 8;
-const MEMORIES_PER_CALL: u32 = 1;
-const TABLES_PER_CALL: u32 = 4;
 /// The built-in component's tables hold a few hundred entries: 64 KiB
 /// covers them with room to spare.
 const TABLE_KEEP_RESIDENT: usize = 64 << 10;

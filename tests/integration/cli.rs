@@ -334,6 +334,39 @@ async fn the_timeout_flag_bounds_the_command() {
 }
 
 #[tokio::test]
+async fn the_timeout_flag_bounds_every_step_of_a_secret_read_together() {
+    // Discovery and the read each take 1.2 s: each fits in 2 s, both do
+    // not. One deadline for the command means a timeout at about 2 s, not
+    // a secret at 2.4 s.
+    let emulator = emulator().await;
+    let ca = ca_file(&emulator);
+    let slow = azmi::emulator::Fault::Delay(Duration::from_millis(1200));
+    emulator.inject(azmi::emulator::Service::Vault, vec![slow.clone(), slow]);
+    let started = std::time::Instant::now();
+    let output = run(
+        &[
+            "secret",
+            "--timeout",
+            "2",
+            "--vault",
+            "https://myvault.vault.azure.net",
+            "--name",
+            "mysecret",
+        ],
+        &flags_for(&emulator, &ca),
+    )
+    .await;
+    let elapsed = started.elapsed();
+    let err = assert_failure(&output, 1, "timeout");
+    assert!(err.contains("myvault.vault.azure.net"), "{err}");
+    assert!(
+        elapsed < Duration::from_millis(2300),
+        "took {elapsed:?}: {err}"
+    );
+    assert_eq!(emulator.vault_requests(), 2, "discovery, then the read");
+}
+
+#[tokio::test]
 async fn verbose_output_and_errors_never_show_tokens_or_secrets() {
     let emulator = emulator().await;
     let ca = ca_file(&emulator);
@@ -549,4 +582,84 @@ async fn source_selection_errors_say_what_is_missing() {
         "{}",
         stderr(&output)
     );
+}
+
+#[tokio::test]
+async fn identity_endpoints_stay_on_this_machine() {
+    // IPv6 forms that carry an IPv4 address but leave the machine, in every
+    // way an endpoint comes in: refused before anything is sent, exit 2,
+    // the variable named.
+    for (args, env, variable) in [
+        (
+            vec!["token", "--imds-endpoint", "http://[64:ff9b::a9fe:a9fe]"],
+            vec![],
+            "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+        ),
+        (
+            vec!["token"],
+            vec![(
+                "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+                "http://[::7f00:1]:8080",
+            )],
+            "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+        ),
+        (
+            vec!["token"],
+            vec![
+                ("IDENTITY_ENDPOINT", "http://[2002:7f00:1::]:8081/msi/token"),
+                ("IDENTITY_HEADER", "h"),
+            ],
+            "IDENTITY_ENDPOINT",
+        ),
+        (
+            vec!["token"],
+            vec![
+                ("MSI_ENDPOINT", "http://[64:ff9b::7f00:1]/msi/token"),
+                ("MSI_SECRET", "s"),
+            ],
+            "MSI_ENDPOINT",
+        ),
+    ] {
+        let output = azmi(&args, &env).await;
+        let err = assert_failure(&output, 2, "usage");
+        assert!(
+            err.contains(&format!("{variable}=`")) && err.contains("routed off this machine"),
+            "{args:?} {env:?}: {err}"
+        );
+    }
+    // A pin cannot move an identity endpoint either, from the flag or the
+    // environment.
+    let server = RawServer::counting().await;
+    let endpoint = format!("{}/msi/token", server.url());
+    let to_elsewhere = format!("{}:203.0.113.7:80", server.addr);
+    for (args, env) in [
+        (
+            vec!["token", "--connect-to", "169.254.169.254:80:203.0.113.7:80"],
+            vec![],
+        ),
+        (
+            vec!["token"],
+            vec![("AZMI_CONNECT_TO", "169.254.169.254:80:203.0.113.7:80")],
+        ),
+        (
+            vec!["token", "--connect-to", to_elsewhere.as_str()],
+            vec![
+                ("IDENTITY_ENDPOINT", endpoint.as_str()),
+                ("IDENTITY_HEADER", "h"),
+            ],
+        ),
+        (
+            vec!["token"],
+            vec![
+                ("IDENTITY_ENDPOINT", endpoint.as_str()),
+                ("IDENTITY_HEADER", "h"),
+                ("AZMI_CONNECT_TO", to_elsewhere.as_str()),
+            ],
+        ),
+    ] {
+        let output = azmi(&args, &env).await;
+        let err = assert_failure(&output, 2, "usage");
+        assert!(err.contains("pins are for vaults only"), "{args:?}: {err}");
+    }
+    assert_eq!(server.accepted(), 0, "nothing was sent");
 }

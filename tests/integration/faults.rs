@@ -428,3 +428,28 @@ async fn settings_reach_the_component() {
     );
     assert_eq!(emulator.imds_requests(), 1);
 }
+
+#[tokio::test]
+async fn a_long_retry_series_leaves_nothing_behind_in_the_sandbox() {
+    // More attempts in one call than the sandbox's resource table holds
+    // entries: every request must give back what it took (wasmtime 48 left
+    // each request's options behind), or the call would end in
+    // `resource-limit` instead of the token.
+    let emulator = emulator().await;
+    emulator.inject(Service::Imds, vec![Fault::RetryAfter(503, 0); 80]);
+    let retry = RetryPolicy {
+        max_retries: 100,
+        ..fast_retries()
+    };
+    let config = emulator
+        .config_builder()
+        .unwrap()
+        .retry_policy(retry)
+        .build()
+        .unwrap();
+    credential(config)
+        .get_token(VAULT, &Identity::SystemAssigned)
+        .await
+        .unwrap();
+    assert_eq!(emulator.imds_requests(), 81);
+}

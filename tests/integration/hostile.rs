@@ -74,6 +74,48 @@ async fn network_attacks_are_denied_before_any_connection() {
 }
 
 #[tokio::test]
+async fn an_allowed_vault_admits_exactly_secret_reads() {
+    // The vault is allowed and pinned to a counting listener: any request
+    // the policy let through would connect there.
+    let listener = RawServer::counting().await;
+    let pin = format!(
+        "myvault.vault.azure.net:443:127.0.0.1:{}",
+        listener.addr.port()
+    );
+    let config = Config::builder()
+        .allow_vault("https://myvault.vault.azure.net")
+        .connect_to(pin.parse().unwrap())
+        .build()
+        .unwrap();
+    for path in [
+        "/secrets/../keys/k",
+        "/secrets/%2e%2e/certificates/c",
+        "/secrets/..%2Fdeletedsecrets/x",
+        "/secrets/x/v1/../../../keys/k",
+        "/secrets/x%2F..%2F..%2Fkeys/",
+        "/secrets//x",
+        "/secrets/x/?api-version=7.6&exfiltrated=eyJ",
+        "/keys/k",
+    ] {
+        let url = format!("https://myvault.vault.azure.net{path}");
+        let err = attack(&config, &format!("http:{url}")).await.unwrap_err();
+        assert!(
+            matches!(err, Error::Denied(ref m) if m.contains("not on the egress allow-list")),
+            "{path}: {err:?}"
+        );
+    }
+    assert_eq!(listener.accepted(), 0, "a denied request connected");
+    // A real secret read gets through to the (pinned) listener.
+    let read = attack(
+        &config,
+        "http:https://myvault.vault.azure.net/secrets/x/?api-version=2025-07-01",
+    )
+    .await;
+    assert!(read.is_err(), "the listener speaks no TLS: {read:?}");
+    assert_eq!(listener.accepted(), 1);
+}
+
+#[tokio::test]
 async fn a_name_resolving_to_a_private_address_is_refused() {
     let emulator = emulator().await;
     let private = IpAddr::V4(Ipv4Addr::new(10, 20, 30, 40)); // never reached: refused before connecting
@@ -252,4 +294,117 @@ fn a_component_importing_sockets_does_not_load() {
         matches!(err, Error::Config(ref m) if m.contains("wasi:sockets")),
         "{err:?}"
     );
+}
+
+/// Attacks on the host's memory through WASI resources, each kept alive
+/// until the call ends: header sets of 60 KiB, requests with 60 KiB paths,
+/// bodies with 16 KiB written and never sent. The component stops on its
+/// own after 4,096 of each (about 240 MiB of header sets), so a host that
+/// never refuses fails the tests below instead of the machine.
+const HOLDING_ATTACKS: [&str; 3] = [
+    "fields:4096:61440",
+    "requests:4096:61440",
+    "bodies:4096:16384",
+];
+
+#[tokio::test]
+async fn host_memory_held_for_a_component_is_bounded() {
+    let config = Config::builder().build().unwrap();
+    for command in HOLDING_ATTACKS {
+        let err = attack(&config, command).await.unwrap_err();
+        assert!(
+            matches!(err, Error::ResourceLimit(ref m) if m.contains("more than 64 host resources")),
+            "{command}: {err:?}"
+        );
+    }
+    // One value larger than the host takes in one call is refused before
+    // it is copied out; a path longer than the http crate admits is refused
+    // by wasi-http and never stored.
+    let err = attack(&config, "fields:1:200000").await.unwrap_err();
+    assert!(
+        matches!(err, Error::ResourceLimit(ref m) if m.contains("more than 128 KiB")),
+        "{err:?}"
+    );
+    let err = attack(&config, "requests:1:70000").await.unwrap_err();
+    assert!(
+        matches!(err, Error::Other(ref m) if m.contains("path of request 0 refused")),
+        "{err:?}"
+    );
+    // What the real component needs stays possible.
+    attack(&config, "fields:8:4096").await.unwrap();
+}
+
+#[tokio::test]
+async fn the_holding_attacks_keep_the_process_small() {
+    // Measured in a process of its own (this test binary, running only
+    // `peak_rss_probe`), so that no other test's memory counts.
+    let output = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "hostile::peak_rss_probe",
+            "--ignored",
+            "--nocapture",
+        ])
+        .args(["--test-threads", "1"])
+        .env("AZMI_PEAK_RSS_PROBE", "1")
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let grew: u64 = text
+        .lines()
+        .find_map(|l| l.split_once("peak RSS grew by KiB: "))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no figure in: {text}"));
+    // Eight concurrent calls of each attack. Unbounded, the header sets
+    // alone would take about 2 GiB; bounded, each call holds at most 64
+    // resources (a few MiB here).
+    assert!(grew < 128 * 1024, "peak RSS grew by {grew} KiB");
+}
+
+/// Runs only inside `the_holding_attacks_keep_the_process_small`'s process.
+#[tokio::test]
+#[ignore = "run by the_holding_attacks_keep_the_process_small, in a process of its own"]
+async fn peak_rss_probe() {
+    assert!(std::env::var_os("AZMI_PEAK_RSS_PROBE").is_some());
+    let config = Config::builder().build().unwrap();
+    let runtime = hostile_runtime();
+    // Warm up: the component compiled and one call made before measuring.
+    attack(&config, "fields:8:4096").await.unwrap();
+    let before = vm_hwm_kib();
+    for command in HOLDING_ATTACKS {
+        let calls: Vec<_> = (0..8)
+            .map(|_| {
+                let credential = Credential::new(runtime.clone(), config.clone());
+                tokio::spawn(async move {
+                    credential
+                        .get_token(command, &Identity::SystemAssigned)
+                        .await
+                })
+            })
+            .collect();
+        for call in calls {
+            let err = call.await.unwrap().unwrap_err();
+            assert!(matches!(err, Error::ResourceLimit(_)), "{command}: {err:?}");
+        }
+    }
+    println!(
+        "peak RSS grew by KiB: {}",
+        vm_hwm_kib().saturating_sub(before)
+    );
+}
+
+/// This process's peak resident set size (`VmHWM`), in KiB.
+fn vm_hwm_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("/proc/self/status has VmHWM")
 }

@@ -289,3 +289,48 @@ async fn concurrent_calls_share_one_credential_and_its_cache() {
         (1, 18)
     );
 }
+
+#[tokio::test]
+async fn limits_of_duration_max_mean_no_limit() {
+    // The natural way to say "no limit" must never make deadline
+    // arithmetic overflow, in the host or in the component it tells.
+    use std::time::Duration;
+    let emulator = emulator().await;
+    let forever = Duration::MAX;
+    let config = config_for(&emulator)
+        .call_limits(azmi::CallLimits {
+            timeout: forever,
+            cpu: forever,
+            ..azmi::CallLimits::default()
+        })
+        .request_limits(azmi::RequestLimits {
+            max_connect_timeout: forever,
+            max_first_byte_timeout: forever,
+            max_between_bytes_timeout: forever,
+            idle_connection_timeout: forever,
+            ..azmi::RequestLimits::default()
+        })
+        .retry_policy(azmi::RetryPolicy {
+            max_delay: forever,
+            gone_min_total: forever,
+            retry_after_cap: forever,
+            ..azmi::RetryPolicy::default()
+        })
+        .build()
+        .unwrap();
+    let credential = credential(config);
+    credential
+        .get_token("https://vault.azure.net", &Identity::SystemAssigned)
+        .await
+        .unwrap();
+    let secret = credential
+        .get_secret(
+            &emulator.vault_url(),
+            "mysecret",
+            None,
+            &Identity::SystemAssigned,
+        )
+        .await
+        .unwrap();
+    assert_eq!(secret.value, "TOPSECRET");
+}

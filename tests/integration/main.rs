@@ -17,6 +17,7 @@ mod library;
 mod load;
 mod netns;
 mod sandbox;
+mod shapes;
 mod sources;
 mod support;
 mod tenants;

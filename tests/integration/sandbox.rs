@@ -154,24 +154,48 @@ async fn localhost_must_resolve_to_a_local_address() {
         .await
         .unwrap();
 
-    // A resolver that sends `localhost` elsewhere is not believed.
-    let documentation_net = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)); // TEST-NET-1, never routed
-    let rebound = StaticResolver::new().insert("localhost", documentation_net);
-    let config = Config::builder()
-        .imds_endpoint(&endpoint)
-        .resolver(Arc::new(rebound))
-        .build()
-        .unwrap();
-    let err = credential(config)
-        .get_token(VAULT, &Identity::SystemAssigned)
-        .await
-        .unwrap_err();
-    let Error::Denied(reason) = &err else {
-        panic!("{err:?}")
-    };
-    assert!(
-        reason.contains("resolved to 192.0.2.1") && reason.contains("loopback or link-local"),
-        "{reason}"
+    // A resolver that sends `localhost` elsewhere is not believed: not to
+    // another network, not to the link (another machine), not to IPv6
+    // forms that only carry a loopback address, and not half-way.
+    let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    for answer in [
+        vec!["192.0.2.1"], // TEST-NET-1, never routed
+        vec!["169.254.169.254"],
+        vec!["fe80::1"],
+        vec!["64:ff9b::7f00:1"],
+        vec!["2002:7f00:1::"],
+        vec!["::7f00:1"],
+        vec!["127.0.0.1", "169.254.169.254"],
+    ] {
+        let rebound = answer.iter().fold(StaticResolver::new(), |r, ip| {
+            r.insert("localhost", ip.parse().unwrap())
+        });
+        let config = Config::builder()
+            .imds_endpoint(&endpoint)
+            .resolver(Arc::new(rebound))
+            .build()
+            .unwrap();
+        let err = credential(config)
+            .get_token(VAULT, &Identity::SystemAssigned)
+            .await
+            .unwrap_err();
+        let Error::Denied(reason) = &err else {
+            panic!("{answer:?}: {err:?}")
+        };
+        let refused: Vec<&&str> = answer
+            .iter()
+            .filter(|ip| ip.parse::<IpAddr>().unwrap() != loopback)
+            .collect();
+        assert!(
+            reason.contains(&format!("resolved to {}", refused[0]))
+                && reason.contains("localhost must resolve to a loopback address"),
+            "{answer:?}: {reason}"
+        );
+    }
+    assert_eq!(
+        emulator.imds_requests(),
+        1,
+        "only the first, loopback, configuration reached the emulator"
     );
 }
 

@@ -99,32 +99,21 @@ fn split_params(params: &str) -> Option<Vec<(String, String)>> {
     Some(pairs)
 }
 
-/// The vault's host must end with `.` + the challenge resource's host.
+/// The vault's host must lie under the challenge resource's host
+/// (`azmi_core::vault::check_audience`, which the host applies again).
 pub(crate) fn verify(challenge: &Challenge, vault: &Vault) -> Result<(), Error> {
-    let resource = &challenge.resource;
-    let host = resource
-        .strip_prefix("https://")
-        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default())
-        .map(|authority| {
-            authority
-                .rsplit_once(':')
-                .map_or(authority, |(h, _)| h)
-                .to_ascii_lowercase()
-        })
-        .filter(|h| !h.is_empty() && !h.contains('@'));
-    let Some(host) = host else {
-        return Err(refused(format!(
+    use azmi_core::vault::{AudienceError, check_audience};
+    match check_audience(&challenge.resource, vault.host()) {
+        Ok(()) => Ok(()),
+        Err(AudienceError::NotHttps) => Err(refused(format!(
             "its resource `{}` is not an https URL",
-            sanitize_message(resource, None)
-        )));
-    };
-    if vault.host().ends_with(&format!(".{host}")) {
-        Ok(())
-    } else {
-        Err(refused(format!(
-            "it asks for a token for `{host}`, and {} is not under that domain; a vault only ever asks for its own cloud's Key Vault audience",
+            sanitize_message(&challenge.resource, None)
+        ))),
+        Err(AudienceError::NotUnder { audience_host }) => Err(refused(format!(
+            "it asks for a token for `{}`, and {} is not under that domain; a vault only ever asks for its own cloud's Key Vault audience",
+            sanitize_message(&audience_host, None),
             vault.host()
-        )))
+        ))),
     }
 }
 

@@ -1,19 +1,8 @@
-//! Vault URLs, secret names and versions, validated before anything is sent
-//! (reference keyvault.md §0 and §5).
+//! Vault URLs, secret names and versions, validated before anything is sent,
+//! by the rules the host's allow-list applies too (`azmi_core::vault`).
 
 use crate::error::{Error, sanitize_message};
 use crate::url::{Scheme, Url};
-
-/// Key Vault DNS suffixes of the public, China, US Government and Germany
-/// clouds. The token's audience comes from the vault's challenge (checked
-/// against this host), not from this list. Managed HSM suffixes are absent
-/// on purpose: an HSM holds keys, not secrets.
-const SUFFIXES: &[&str] = &[
-    "vault.azure.net",
-    "vault.azure.cn",
-    "vault.usgovcloudapi.net",
-    "vault.microsoftazure.de",
-];
 
 /// A validated vault: `https://<name>.<suffix>` on port 443.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +12,7 @@ pub(crate) struct Vault {
 
 impl Vault {
     /// Parses and validates a vault URL. The suffix must follow a dot, so
-    /// `evilvault.azure.net` is not a vault (reference keyvault.md §5).
+    /// `evilvault.azure.net` is not a vault.
     pub(crate) fn parse(input: &str) -> Result<Vault, Error> {
         let shown = sanitize_message(input, None);
         let invalid = |why: &str| Error::InvalidArgument(format!("the vault URL `{shown}` {why}"));
@@ -43,18 +32,7 @@ impl Vault {
                 "has a path; give only https://<vault-name>.vault.azure.net",
             ));
         }
-        if url.host.contains(".managedhsm.") {
-            return Err(invalid("is a Managed HSM, which holds keys, not secrets"));
-        }
-        let Some(name) = SUFFIXES
-            .iter()
-            .find_map(|suffix| url.host.strip_suffix(suffix)?.strip_suffix('.'))
-        else {
-            return Err(invalid(
-                "is not a Key Vault host; it must end in .vault.azure.net (or .vault.azure.cn, .vault.usgovcloudapi.net, .vault.microsoftazure.de)",
-            ));
-        };
-        validate_vault_name(name).map_err(|why| invalid(&why))?;
+        azmi_core::vault::check_vault_host(&url.host).map_err(|why| invalid(&why.to_string()))?;
         Ok(Vault { host: url.host })
     }
 
@@ -64,30 +42,10 @@ impl Vault {
     }
 }
 
-/// Vault names: 3-24 letters, digits and hyphens, starting with a letter,
-/// ending with a letter or digit, no consecutive hyphens.
-fn validate_vault_name(name: &str) -> Result<(), String> {
-    let ok = (3..=24).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        && name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
-        && !name.ends_with('-')
-        && !name.contains("--");
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "has vault name `{name}`; vault names are 3-24 letters, digits and single hyphens, starting with a letter"
-        ))
-    }
-}
-
 /// Secret names: 1-127 letters, digits and hyphens (the service's rule), so
 /// a name is always one safe path segment.
 pub(crate) fn validate_secret_name(name: &str) -> Result<(), Error> {
-    if !name.is_empty()
-        && name.len() <= 127
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    {
+    if azmi_core::vault::is_secret_name(name) {
         Ok(())
     } else {
         Err(Error::InvalidArgument(format!(
@@ -100,10 +58,7 @@ pub(crate) fn validate_secret_name(name: &str) -> Result<(), Error> {
 /// Versions are 32 hexadecimal characters in practice; anything of letters
 /// and digits up to 64 is passed on, anything else refused.
 pub(crate) fn validate_version(version: &str) -> Result<(), Error> {
-    if !version.is_empty()
-        && version.len() <= 64
-        && version.bytes().all(|b| b.is_ascii_alphanumeric())
-    {
+    if azmi_core::vault::is_secret_version(version) {
         Ok(())
     } else {
         Err(Error::InvalidArgument(format!(

@@ -286,3 +286,39 @@ fn policy_parses_strictly() {
     }
     assert_eq!(Policy::parse("").unwrap(), Policy::default());
 }
+
+#[test]
+fn extreme_settings_never_panic() {
+    // "No limit" spelled as the largest durations, and the smallest scale:
+    // every wait saturates, and the deadline still decides.
+    let policy = Policy {
+        max_retries: u32::MAX,
+        base_delay: Duration::MAX,
+        max_delay: Duration::MAX,
+        gone_min_total: Duration::MAX,
+        retry_after_cap: Duration::MAX,
+        deadline: Duration::from_secs(90),
+        scale: f64::MIN_POSITIVE,
+    };
+    let clock = FakeClock::new(Duration::from_millis(1));
+    let (result, calls) = replay(&clock, &policy, &[410, 500, 200]);
+    assert_eq!((result.unwrap(), calls), (200, 3));
+    let policy = Policy {
+        scale: 1.0,
+        deadline: Duration::MAX,
+        ..policy
+    };
+    let (result, calls) = replay(&clock, &policy, &[500, 200]);
+    let Err(Error::Service(e)) = result else {
+        panic!("{result:?}")
+    };
+    // A wait of "forever" passes any deadline: the first error stands.
+    assert_eq!((calls, e.status), (1, 500));
+    let parsed = Policy::parse(&format!(
+        "max_delay_ms={},deadline_ms={}",
+        u64::MAX,
+        u64::MAX
+    ))
+    .unwrap();
+    assert_eq!(parsed.max_delay, Duration::from_millis(u64::MAX));
+}

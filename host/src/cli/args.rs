@@ -72,9 +72,12 @@ pub(crate) struct Common {
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) component: Option<PathBuf>,
 
-    /// Overall deadline of the command, in seconds.
-    #[arg(long, global = true, value_name = "SECS", default_value_t = 30.0)]
-    pub(crate) timeout: f64,
+    /// Deadline of the whole command, in seconds: every request and retry
+    /// of `token`, `secret` (discovery, token, read) and `demo` finishes or
+    /// fails within it. The default lets IMDS's 410 ("back within 70 s")
+    /// pass.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = Seconds(azmi::CallLimits::default().timeout))]
+    pub(crate) timeout: Seconds,
 
     /// Diagnostics on stderr (destinations, decisions, timings; never tokens or secrets).
     #[arg(short, long, global = true)]
@@ -126,6 +129,29 @@ impl TypedValueParser for ArcTokenDirParser {
             path: PathBufValueParser::new().parse_ref(cmd, arg, value)?,
             on_command_line: source == ValueSource::CommandLine,
         })
+    }
+}
+
+/// A positive number of seconds, as `--timeout` takes it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Seconds(pub(crate) std::time::Duration);
+
+impl std::fmt::Display for Seconds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.as_secs_f64())
+    }
+}
+
+impl std::str::FromStr for Seconds {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Seconds, String> {
+        text.parse::<f64>()
+            .ok()
+            .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+            .filter(|d| !d.is_zero())
+            .map(Seconds)
+            .ok_or_else(|| format!("`{text}` is not a positive number of seconds"))
     }
 }
 

@@ -2,7 +2,7 @@
 //! the built-in emulator on ephemeral loopback ports. Each step prints what
 //! it asked and what came back; tokens are never shown, the demo secret is.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use azmi::emulator::{Emulator, EmulatorConfig, demo};
 use azmi::{Credential, Error, Identity, Source};
@@ -19,10 +19,9 @@ pub(crate) async fn run(common: &Common) -> Result<(), Failure> {
     let emulator = Emulator::start(EmulatorConfig::demo())
         .await
         .map_err(Failure::Other)?;
-    let timeout = Duration::try_from_secs_f64(common.timeout).unwrap_or(Duration::from_secs(30));
     let config = emulator
         .config_builder()
-        .and_then(|b| b.timeout(timeout).build())
+        .and_then(|b| b.timeout(common.timeout.0).build())
         .map_err(config_failure)?;
     println!(
         "emulator  IMDS at {}, Key Vault {} at {}",
@@ -83,7 +82,7 @@ pub(crate) async fn run(common: &Common) -> Result<(), Failure> {
     );
     let arc = emulator
         .config_builder_for(Source::Arc)
-        .and_then(|b| b.timeout(timeout).build())
+        .and_then(|b| b.timeout(common.timeout.0).build())
         .map_err(config_failure)?;
     println!(
         "   sandbox: {}; files: {} read-only (host {})",

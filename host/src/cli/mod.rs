@@ -7,11 +7,10 @@ mod emulator;
 mod output;
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
 
-use args::{Cli, Command, Common, IdentityArgs};
+use args::{Cli, Command, Common, IdentityArgs, SecretArgs, TokenArgs};
 use azmi::{Config, ConfigBuilder, Credential, Error, Identity, Runtime};
 
 /// Exit status of a failed credential operation.
@@ -86,37 +85,16 @@ fn fail(failure: &Failure) -> ExitCode {
 async fn run(cli: Cli) -> Result<(), Failure> {
     let Cli { command, common } = cli;
     match command {
-        Command::Token(args) => {
-            let credential = credential(&common, None, Context::Token)?;
-            let resource = args.scope.as_deref().unwrap_or(&args.resource);
-            let token = credential
-                .get_token(resource, &identity(&args.identity))
-                .await
-                .map_err(|error| Failure::Credential {
-                    error,
-                    context: Context::Token,
-                })?;
-            output::print_token(&token, args.output);
-            Ok(())
-        }
-        Command::Secret(args) => {
-            let credential = credential(&common, Some(&args.vault), Context::Secret)?;
-            let secret = credential
-                .get_secret(
-                    &args.vault,
-                    &args.name,
-                    args.version.as_deref(),
-                    &identity(&args.identity),
-                )
-                .await
-                .map_err(|error| Failure::Credential {
-                    error,
-                    context: Context::Secret,
-                })?;
-            output::print_secret(&secret, args.json);
-            Ok(())
-        }
-        Command::Demo => demo::run(&common).await,
+        Command::Token(args) => token(&common, &args).await,
+        Command::Secret(args) => secret(&common, &args).await,
+        Command::Demo => tokio::time::timeout(common.timeout.0, demo::run(&common))
+            .await
+            .unwrap_or_else(|_| {
+                Err(Failure::Other(format!(
+                    "the demo did not finish within {} s (--timeout)",
+                    common.timeout
+                )))
+            }),
         Command::Emulator(args) => emulator::run(&args).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
@@ -125,6 +103,48 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+/// Runs a command's requests within `--timeout`, as one deadline. The
+/// library bounds each operation by the configured timeout already (a
+/// secret read's discovery, token and read together); this is the
+/// command-level guard around it.
+async fn within<T>(
+    common: &Common,
+    context: Context,
+    work: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Failure> {
+    let failed = |error| Failure::Credential { error, context };
+    match tokio::time::timeout(common.timeout.0, work).await {
+        Ok(result) => result.map_err(failed),
+        Err(_) => Err(failed(Error::Timeout(format!(
+            "the command did not finish within {} s (--timeout)",
+            common.timeout
+        )))),
+    }
+}
+
+async fn token(common: &Common, args: &TokenArgs) -> Result<(), Failure> {
+    let credential = credential(common, None, Context::Token)?;
+    let resource = args.scope.as_deref().unwrap_or(&args.resource);
+    let identity = identity(&args.identity);
+    let token = within(
+        common,
+        Context::Token,
+        credential.get_token(resource, &identity),
+    )
+    .await?;
+    output::print_token(&token, args.output);
+    Ok(())
+}
+
+async fn secret(common: &Common, args: &SecretArgs) -> Result<(), Failure> {
+    let credential = credential(common, Some(&args.vault), Context::Secret)?;
+    let identity = identity(&args.identity);
+    let read = credential.get_secret(&args.vault, &args.name, args.version.as_deref(), &identity);
+    let secret = within(common, Context::Secret, read).await?;
+    output::print_secret(&secret, args.json);
+    Ok(())
 }
 
 fn identity(args: &IdentityArgs) -> Identity {
@@ -143,20 +163,11 @@ pub(crate) fn config_builder(
     common: &Common,
     vault: Option<&str>,
 ) -> Result<ConfigBuilder, Failure> {
-    let timeout = Duration::try_from_secs_f64(common.timeout)
-        .ok()
-        .filter(|t| !t.is_zero())
-        .ok_or_else(|| {
-            Failure::Usage(format!(
-                "--timeout {} is not a positive number of seconds",
-                common.timeout
-            ))
-        })?;
     let mut builder = Config::builder()
         .identity_variables_from_env()
         .arc_agent_present(azmi::arc_agent_installed())
         .arc_token_dir(&common.arc_token_dir)
-        .timeout(timeout);
+        .timeout(common.timeout.0);
     if let Some(endpoint) = &common.imds_endpoint {
         builder = builder.imds_endpoint(endpoint.clone());
     }
@@ -196,6 +207,7 @@ fn credential(
     vault: Option<&str>,
     context: Context,
 ) -> Result<Credential, Failure> {
+    let runtime = runtime(common)?;
     let config = config_builder(common, vault)?
         .build()
         .map_err(|e| match (e, vault) {
@@ -213,7 +225,7 @@ fn credential(
         config.describe_policy(),
         config.guest_variables().join(", ")
     );
-    Ok(Credential::new(runtime(common)?, config))
+    Ok(Credential::new(runtime, config))
 }
 
 pub(crate) fn config_failure(error: Error) -> Failure {

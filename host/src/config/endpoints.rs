@@ -9,10 +9,10 @@ use azmi_core::{
     IDENTITY_SERVER_THUMBPRINT, IMDS_DEFAULT_BASE, MSI_ENDPOINT, Source,
 };
 
+use azmi_core::address;
+
 use crate::Error;
-use crate::policy::{
-    self, DestinationKind, EgressPolicy, EndpointRule, IMDS_TOKEN_PATH, Scheme, TlsTrust,
-};
+use crate::policy::{self, EndpointRule, IMDS_TOKEN_PATH, Scheme, TlsTrust};
 
 /// The rule for `source`, whose variables are in `env`; and, for IMDS, the
 /// normalised base URL the component should be told (`None` for the
@@ -128,16 +128,25 @@ fn parse(
     let authority = uri.authority().ok_or_else(|| invalid("has no host"))?;
     let (host, port) =
         policy::split_authority(authority.as_str(), scheme).map_err(|why| invalid(&why))?;
-    // An IP literal must be local; the only name is `localhost` (the Arc
-    // agent's and Cloud Shell's), resolved and checked again per request.
-    // Any other name is refused here, before anything is looked up.
-    let local = match policy::ip_literal(&host) {
-        Some(ip) => EgressPolicy::address_allowed(DestinationKind::IdentityEndpoint, ip),
+    // An IP literal must be on this machine or its link; the only name is
+    // `localhost` (the Arc agent's and Cloud Shell's), resolved and checked
+    // again per request (loopback only). Any other name is refused here,
+    // before anything is looked up.
+    let ip = policy::ip_literal(&host);
+    if let Some(std::net::IpAddr::V6(v6)) = ip
+        && let Some(form) = address::off_machine_ipv4_form(v6)
+    {
+        return Err(invalid(&format!(
+            "is a {form} IPv6 address: it carries an IPv4 address but is routed off this machine, and azmi never sends identity requests across a network; give the IPv4 address itself"
+        )));
+    }
+    let local = match ip {
+        Some(ip) => address::identity_endpoint_allows(ip),
         None => host == "localhost",
     };
     if !local {
         return Err(invalid(
-            "is not on this machine: identity endpoints must be a loopback or link-local address, or localhost (IMDS is 169.254.169.254), and azmi never sends identity requests across a network",
+            "is not on this machine: identity endpoints must be a loopback address (127.0.0.0/8, ::1), a link-local one (169.254.0.0/16, fe80::/10; IMDS is 169.254.169.254), or localhost, and azmi never sends identity requests across a network",
         ));
     }
     let path = uri.path().to_owned();

@@ -135,7 +135,7 @@ fn endpoints_must_be_local_and_well_formed() {
         ),
         (
             vec![(AZURE_POD_IDENTITY_AUTHORITY_HOST, "http://8.8.8.8")],
-            "loopback or link-local",
+            "is not on this machine: identity endpoints must be a loopback address",
         ),
         (
             vec![(AZURE_POD_IDENTITY_AUTHORITY_HOST, "http://imds.example")],
@@ -184,6 +184,105 @@ fn endpoints_must_be_local_and_well_formed() {
             panic!("{vars:?} accepted")
         };
         assert!(message.contains(why), "{vars:?}: {message}");
+    }
+}
+
+#[test]
+fn ipv6_forms_that_leave_the_machine_are_refused_in_every_variable() {
+    for (literal, form) in [
+        ("[64:ff9b::a9fe:a9fe]", "NAT64"),
+        ("[64:ff9b::7f00:1]", "NAT64"),
+        ("[2002:7f00:1::]", "6to4"),
+        ("[2002:a9fe:a9fe::]", "6to4"),
+        ("[::7f00:1]", "IPv4-compatible"),
+    ] {
+        for (vars, variable) in [
+            (
+                vec![(
+                    AZURE_POD_IDENTITY_AUTHORITY_HOST,
+                    format!("http://{literal}"),
+                )],
+                AZURE_POD_IDENTITY_AUTHORITY_HOST,
+            ),
+            (
+                vec![
+                    (
+                        IDENTITY_ENDPOINT,
+                        format!("http://{literal}:8081/msi/token"),
+                    ),
+                    (IDENTITY_HEADER, "h".into()),
+                ],
+                IDENTITY_ENDPOINT,
+            ),
+            (
+                vec![
+                    (IDENTITY_ENDPOINT, format!("http://{literal}:40342/t")),
+                    (IMDS_ENDPOINT, "http://localhost:40342".into()),
+                ],
+                IDENTITY_ENDPOINT,
+            ),
+            (
+                vec![
+                    (MSI_ENDPOINT, format!("http://{literal}/msi/token")),
+                    (MSI_SECRET, "s".into()),
+                ],
+                MSI_ENDPOINT,
+            ),
+            (
+                vec![(MSI_ENDPOINT, format!("http://{literal}/t"))],
+                MSI_ENDPOINT,
+            ),
+        ] {
+            let vars: Vec<(&str, &str)> = vars.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            let Err(Error::Config(message)) = build(&vars) else {
+                panic!("{vars:?} accepted")
+            };
+            assert!(
+                message.starts_with(&format!("{variable}=`"))
+                    && message.contains(&format!("is a {form} IPv6 address")),
+                "{vars:?}: {message}"
+            );
+        }
+    }
+    // Really local IPv6 endpoints stay allowed.
+    for local in [
+        "[::1]:8080",
+        "[fe80::1]",
+        "[::ffff:127.0.0.1]:8080",
+        "[::ffff:a9fe:a9fe]",
+    ] {
+        build(&[(
+            AZURE_POD_IDENTITY_AUTHORITY_HOST,
+            &format!("http://{local}"),
+        )])
+        .unwrap_or_else(|e| panic!("{local}: {e}"));
+    }
+}
+
+#[test]
+fn pins_are_for_vaults_only() {
+    let pinned = |pin: &str| {
+        Config::builder()
+            .connect_to(pin.parse().unwrap())
+            .identity_variable(IDENTITY_ENDPOINT, "http://127.0.0.1:41741/msi/token")
+            .identity_variable(IDENTITY_HEADER, "h")
+            .build()
+    };
+    pinned("myvault.vault.azure.net:443:127.0.0.1:8443").unwrap();
+    for pin in [
+        "169.254.169.254:80:203.0.113.7:80", // IMDS
+        "127.0.0.1:41741:203.0.113.7:80",    // this configuration's endpoint
+        "localhost:40342:127.0.0.1:40342",   // the Arc agent
+        "login.microsoftonline.com:443:127.0.0.1:1",
+        "myvault.vault.azure.net:8443:127.0.0.1:1", // a vault, but not on 443
+    ] {
+        let Err(Error::Config(message)) = pinned(pin) else {
+            panic!("{pin} accepted")
+        };
+        assert!(
+            message.contains(pin) && message.contains("pins are for vaults only"),
+            "{pin}: {message}"
+        );
     }
 }
 

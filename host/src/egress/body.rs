@@ -99,7 +99,7 @@ impl Body for LimitedBody {
                     }
                     this.remaining -= len;
                 }
-                let deadline = tokio::time::Instant::now() + this.between_bytes;
+                let deadline = crate::limits::deadline_after(this.between_bytes);
                 this.idle.as_mut().reset(deadline);
                 Poll::Ready(Some(Ok(frame)))
             }

@@ -17,12 +17,13 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
 use hyper::client::conn::http1::SendRequest;
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
 use super::body::{LimitedBody, Release};
 use super::pool::Pool;
 use super::{EgressLog, Resolve};
-use crate::limits::RequestLimits;
-use crate::policy::{Destination, DestinationKind, EgressPolicy, Scheme, TlsTrust, ip_literal};
+use crate::limits::{RequestLimits, deadline_after};
+use crate::policy::{Destination, DestinationKind, Scheme, TlsTrust, ip_literal};
 
 /// The largest response head (status line and headers) read.
 const MAX_RESPONSE_HEAD: usize = 16 * 1024;
@@ -216,25 +217,24 @@ impl Connector {
     }
 
     /// A new connection to a vetted address of `destination`, its driver
-    /// running on its own task.
+    /// running on its own task. Name resolution, TCP connect, TLS and the
+    /// HTTP handshake share one connect deadline.
     async fn open(
         &self,
         destination: &Destination,
         deadlines: Deadlines,
         log: &EgressLog,
     ) -> Result<SendRequest<WasiBody>, Error> {
-        let addrs = self.addresses(destination, deadlines.connect, log).await?;
-        let (tcp, addr) = connect(&addrs, deadlines.connect).await?;
+        let by = deadline_after(deadlines.connect);
+        let addrs = self.addresses(destination, by, log).await?;
+        let (tcp, addr) = connect(&addrs, by).await?;
         tracing::debug!(target: "azmi::egress", "connected to {addr} for {destination}");
         let stream: Box<dyn Io> = match destination.scheme {
             Scheme::Http => Box::new(tcp),
-            Scheme::Https => Box::new(
-                self.tls_handshake(destination, tcp, deadlines.connect)
-                    .await?,
-            ),
+            Scheme::Https => Box::new(self.tls_handshake(destination, tcp, by).await?),
         };
-        let (sender, conn) = tokio::time::timeout(
-            deadlines.connect,
+        let (sender, conn) = tokio::time::timeout_at(
+            by,
             hyper::client::conn::http1::Builder::new()
                 // Bounds the response head: identity and vault responses
                 // have a few hundred bytes of headers.
@@ -258,51 +258,47 @@ impl Connector {
     async fn addresses(
         &self,
         destination: &Destination,
-        timeout: Duration,
+        by: Instant,
         log: &EgressLog,
     ) -> Result<Vec<SocketAddr>, Error> {
         if let Some((host, port)) = &destination.pinned {
             // Pinned by the operator: the target is trusted as given.
             return match ip_literal(host) {
                 Some(ip) => Ok(vec![SocketAddr::new(ip, *port)]),
-                None => self.resolve(host, *port, timeout).await,
+                None => self.resolve(host, *port, by).await,
             };
         }
         let candidates = match ip_literal(&destination.host) {
             Some(ip) => vec![SocketAddr::new(ip, destination.port)],
             None => {
-                self.resolve(&destination.host, destination.port, timeout)
+                self.resolve(&destination.host, destination.port, by)
                     .await?
             }
         };
-        let (allowed, refused): (Vec<SocketAddr>, Vec<SocketAddr>) = candidates
-            .into_iter()
-            .partition(|a| EgressPolicy::address_allowed(destination.kind, a.ip()));
-        if allowed.is_empty() {
-            let rule = match destination.kind {
-                DestinationKind::IdentityEndpoint => {
-                    "identity endpoints must be loopback or link-local"
-                }
-                DestinationKind::Vault => {
-                    "vaults must resolve to public addresses (pin an emulator with --connect-to)"
-                }
-            };
-            let shown: Vec<String> = refused.iter().map(|a| a.ip().to_string()).collect();
-            let reason = format!("{destination} resolved to {} and {rule}", shown.join(", "));
+        // Every address must pass: an answer that mixes allowed and refused
+        // addresses is refused whole (for a vault it is a rebinding signal;
+        // for localhost, a hosts file that is not what it seems).
+        let rule = destination.address_rule();
+        let refused: Vec<String> = candidates
+            .iter()
+            .filter(|a| !rule.allows(a.ip()))
+            .map(|a| a.ip().to_string())
+            .collect();
+        if !refused.is_empty() {
+            let reason = format!(
+                "{destination} resolved to {} and {}",
+                refused.join(", "),
+                rule.explain()
+            );
             tracing::info!(target: "azmi::egress", "denied: {reason}");
             log.record_denial(reason);
             return Err(Error::DestinationIpProhibited);
         }
-        Ok(allowed)
+        Ok(candidates)
     }
 
-    async fn resolve(
-        &self,
-        host: &str,
-        port: u16,
-        timeout: Duration,
-    ) -> Result<Vec<SocketAddr>, Error> {
-        match tokio::time::timeout(timeout, self.resolver.resolve(host, port)).await {
+    async fn resolve(&self, host: &str, port: u16, by: Instant) -> Result<Vec<SocketAddr>, Error> {
+        match tokio::time::timeout_at(by, self.resolver.resolve(host, port)).await {
             Err(_) => Err(Error::DnsTimeout),
             Ok(Err(e)) => {
                 tracing::debug!(target: "azmi::egress", "resolving {host} failed: {e}");
@@ -320,7 +316,7 @@ impl Connector {
         &self,
         destination: &Destination,
         tcp: TcpStream,
-        timeout: Duration,
+        by: Instant,
     ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Error> {
         let name = match ip_literal(&destination.host) {
             Some(ip) => ServerName::IpAddress(ip.into()),
@@ -337,7 +333,7 @@ impl Connector {
             }
         };
         let connector = tokio_rustls::TlsConnector::from(config);
-        match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
+        match tokio::time::timeout_at(by, connector.connect(name, tcp)).await {
             Err(_) => Err(Error::ConnectionTimeout),
             Ok(Ok(stream)) => Ok(stream),
             Ok(Err(e)) => {
@@ -362,11 +358,8 @@ impl Connector {
 trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
 
-/// Tries `addrs` in order within one overall connect deadline.
-async fn connect(
-    addrs: &[SocketAddr],
-    timeout: Duration,
-) -> Result<(TcpStream, SocketAddr), Error> {
+/// Tries `addrs` in order within the connect deadline.
+async fn connect(addrs: &[SocketAddr], by: Instant) -> Result<(TcpStream, SocketAddr), Error> {
     let attempt = async {
         let mut last = Error::ConnectionRefused;
         for addr in addrs {
@@ -384,7 +377,7 @@ async fn connect(
         }
         Err(last)
     };
-    tokio::time::timeout(timeout, attempt)
+    tokio::time::timeout_at(by, attempt)
         .await
         .map_err(|_| Error::ConnectionTimeout)?
 }

@@ -5,7 +5,6 @@
 
 mod body;
 pub(crate) mod connect;
-pub(crate) mod ip;
 mod pool;
 mod resolve;
 
@@ -61,6 +60,17 @@ pub(crate) struct EgressHooks {
 }
 
 impl WasiHttpHooks for EgressHooks {
+    // An outgoing body the component writes is buffered at most one small
+    // chunk at a time (wasmtime's default is 1 MiB per body), so that
+    // bodies it opens and never sends hold little host memory.
+    fn p2_outgoing_body_buffer_chunks(&mut self) -> usize {
+        1
+    }
+
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        crate::sandbox::OUTGOING_BODY_CHUNK
+    }
+
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,

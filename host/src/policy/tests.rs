@@ -49,7 +49,13 @@ fn denies_everything_else_saying_what_is_allowed() {
         "http://myvault.vault.azure.net/secrets/x/",            // vault over http
         "https://myvault.vault.azure.net:8443/secrets/x/",      // vault on another port
         "https://myvault.vault.azure.net/keys/k",               // not a secret
-        "https://othervault.vault.azure.net/secrets/x/",        // another vault
+        "https://myvault.vault.azure.net/secrets/../keys/k",    // dot segments
+        "https://myvault.vault.azure.net/secrets/%2e%2e/certificates/c",
+        "https://myvault.vault.azure.net/secrets/..%2Fdeletedsecrets/x",
+        "https://myvault.vault.azure.net/secrets/x/v1/extra",
+        "https://myvault.vault.azure.net/secrets/x/?api-version=7.6&exfiltrate=1",
+        "https://myvault.vault.azure.net/secrets/",
+        "https://othervault.vault.azure.net/secrets/x/", // another vault
         "https://myvault.vault.azure.net.evil.example/secrets/x/",
         "http://[::ffff:127.0.0.1]:4444/metadata/identity/oauth2/token",
         "http://2130706433:4444/metadata/identity/oauth2/token",
@@ -66,6 +72,34 @@ fn denies_everything_else_saying_what_is_allowed() {
             "{reason}"
         );
     }
+}
+
+#[test]
+fn address_rules_follow_the_destination() {
+    let identity = check("http://127.0.0.1:4444/metadata/identity/oauth2/token").unwrap();
+    assert_eq!(identity.address_rule(), AddressRule::IdentityEndpoint);
+    let vault = check("https://myvault.vault.azure.net/secrets/x/").unwrap();
+    assert_eq!(vault.address_rule(), AddressRule::Vault);
+    let localhost = EgressPolicy {
+        identity_endpoints: vec![EndpointRule {
+            host: "localhost".into(),
+            ..policy().identity_endpoints[0].clone()
+        }],
+        ..EgressPolicy::default()
+    }
+    .check(
+        &http::Method::GET,
+        &"http://localhost:4444/metadata/identity/oauth2/token"
+            .parse()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(localhost.address_rule(), AddressRule::Localhost);
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    assert!(AddressRule::Localhost.allows(ip("127.0.0.1")));
+    assert!(!AddressRule::Localhost.allows(ip("169.254.169.254")));
+    assert!(AddressRule::IdentityEndpoint.allows(ip("169.254.169.254")));
+    assert!(!AddressRule::IdentityEndpoint.allows(ip("64:ff9b::7f00:1")));
 }
 
 #[test]

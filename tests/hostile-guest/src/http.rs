@@ -2,7 +2,7 @@
 //! check what that is.
 
 use wasi::http::outgoing_handler;
-use wasi::http::types::{Fields, Method, OutgoingRequest, Scheme};
+use wasi::http::types::{Fields, Method, OutgoingBody, OutgoingRequest, Scheme};
 
 /// GETs `url` (`http(s)://authority/path`), optionally with a `Host`
 /// header; `Ok` carries the status, `Err` the host's refusal.
@@ -42,4 +42,61 @@ pub(crate) fn get(url: &str, host_header: Option<&str>) -> Result<String, String
             None => pending.subscribe().block(),
         }
     }
+}
+
+/// Makes the host hold `count` resources of kind `what` (`fields`,
+/// `requests`, `bodies`), each with `bytes` of data, all kept alive until
+/// the call ends. Returns only if the host never refused.
+pub(crate) fn hold(what: &str, count: usize, bytes: usize) -> Result<String, String> {
+    let value = vec![b'a'; bytes];
+    let path = format!("/{}", "a".repeat(bytes.saturating_sub(1)));
+    let mut held_fields = Vec::new();
+    let mut held_requests = Vec::new();
+    let mut held_bodies = Vec::new();
+    for i in 0..count {
+        match what {
+            "fields" => held_fields.push(
+                Fields::from_list(&[("x-padding".to_owned(), value.clone())])
+                    .map_err(|e| format!("header set {i} refused: {e:?}"))?,
+            ),
+            "requests" => {
+                let request = OutgoingRequest::new(Fields::new());
+                request
+                    .set_path_with_query(Some(&path))
+                    .map_err(|()| format!("path of request {i} refused"))?;
+                held_requests.push(request);
+            }
+            _ => {
+                let request = OutgoingRequest::new(Fields::new());
+                let body: OutgoingBody =
+                    request.body().map_err(|()| format!("body {i} refused"))?;
+                let stream = body
+                    .write()
+                    .map_err(|()| format!("body {i} not writable"))?;
+                let mut written = 0;
+                while written < bytes {
+                    let permitted = stream
+                        .check_write()
+                        .map_err(|e| format!("body {i}: {e:?}"))?;
+                    if permitted == 0 {
+                        break;
+                    }
+                    let n = (bytes - written).min(permitted as usize);
+                    stream
+                        .write(&value[..n])
+                        .map_err(|e| format!("body {i}: {e:?}"))?;
+                    written += n;
+                }
+                // Children first when dropped: the stream, then its body.
+                held_bodies.push((stream, body, request, written));
+            }
+        }
+    }
+    let buffered: usize = held_bodies.iter().map(|(.., w)| w).sum();
+    Ok(format!(
+        "held {} header sets, {} requests and {} bodies ({buffered} bytes buffered) without being refused",
+        held_fields.len(),
+        held_requests.len(),
+        held_bodies.len()
+    ))
 }

@@ -12,7 +12,18 @@
 //! * `spin:<ms>`: run wasm that long; `spin:forever`;
 //! * `alloc:<bytes>`: allocate and touch that much memory;
 //! * `http:<url>`: a GET through wasi:http; `http-host:<host>|<url>` the
-//!   same with a `Host` header of its own choosing.
+//!   same with a `Host` header of its own choosing;
+//! * `fields:<count>:<bytes>`, `requests:<count>:<bytes>`,
+//!   `bodies:<count>:<bytes>`: make the host hold memory for it: `count`
+//!   header sets of one `bytes`-long value, outgoing requests with a
+//!   `bytes`-long path, or outgoing bodies with `bytes` written and never
+//!   sent, all kept alive; it stops at `count` (so that a host that never
+//!   refuses fails the test instead of the machine);
+//! * `message:<bytes>`: fail with an error message that long, over many
+//!   lines.
+//!
+//! `discover-vault` answers with a challenge whose resource is the secret
+//! name it was given, so a test can make it name any audience.
 //!
 //! Success comes back as an access token whose `token` describes what
 //! happened; failure as `error::other` with the reason. The tests decide
@@ -94,6 +105,17 @@ fn attempt(command: &str) -> Result<String, String> {
             v[bytes.saturating_sub(1)] = 1;
             Ok(format!("allocated {}", std::hint::black_box(v).len()))
         }
+        "fields" | "requests" | "bodies" => {
+            let (count, bytes) = arg
+                .split_once(':')
+                .and_then(|(c, b)| Some((c.parse().ok()?, b.parse().ok()?)))
+                .ok_or("<what>:<count>:<bytes>")?;
+            http::hold(verb, count, bytes)
+        }
+        "message" => {
+            let bytes: usize = arg.parse().map_err(|_| "message:<bytes>".to_owned())?;
+            Err("a very long line\n".repeat(bytes / 17 + 1)[..bytes].to_owned())
+        }
         "http" => http::get(arg, None),
         "http-host" => {
             let (host, url) = arg.split_once('|').ok_or("http-host:<host>|<url>")?;
@@ -151,8 +173,11 @@ impl Guest for Component {
         Err(Error::Other("not a secret reader".into()))
     }
 
-    fn discover_vault(_: String, _: String, _: Option<String>) -> Result<VaultChallenge, Error> {
-        Err(Error::Other("not a secret reader".into()))
+    fn discover_vault(_: String, name: String, _: Option<String>) -> Result<VaultChallenge, Error> {
+        Ok(VaultChallenge {
+            resource: name,
+            tenant: None,
+        })
     }
 
     fn get_secret_with_token(
