@@ -1,5 +1,5 @@
 //! When a cached token may be served, and when it should be refreshed, as
-//! the Azure SDKs decide (reference managed-identity.md §11): a token is
+//! the Azure SDKs decide: a token is
 //! served while more than five minutes remain; one that lives two hours or
 //! more is refreshed from half its life (or from the service's
 //! `refresh_in`); a failed proactive refresh is retried no sooner than 30

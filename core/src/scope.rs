@@ -1,5 +1,5 @@
 //! Scope → resource, as every Azure SDK does it for managed identity
-//! (reference managed-identity.md §12): exactly one scope, and only a
+//!: exactly one scope, and only a
 //! trailing `/.default` is stripped.
 
 /// Longest resource accepted; real ones are well under 200 characters.

@@ -1,6 +1,5 @@
 //! Which managed-identity source serves a machine, decided from its
-//! environment alone, the way azure-identity decides it (reference
-//! managed-identity.md §2.1), plus the Arc agent's presence on disk.
+//! environment alone, the way azure-identity decides it, plus the Arc agent's presence on disk.
 //!
 //! The guest detects when it runs in any host; azmi's host detects first,
 //! grants only that source's endpoint, files and variables, and tells the

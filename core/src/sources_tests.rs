@@ -6,7 +6,7 @@ fn run(vars: &[&str], arc_agent: bool) -> Result<Source, DetectError> {
 }
 
 /// Every combination of the six variables, with and without the Arc agent,
-/// against the rules of managed-identity.md §2.1 written out independently.
+/// against the SDKs' detection rules, written out independently.
 #[test]
 fn detection_table_covers_every_combination() {
     let names = [

@@ -87,6 +87,9 @@ fn transport_error(err: TransportError, url: &str, peer: Peer) -> Error {
         (TransportError::HeadersTooLarge, _) => Error::InvalidResponse(format!(
             "{url} sent response headers larger than the host accepts; refused"
         )),
+        (TransportError::Protocol, _) => Error::InvalidResponse(format!(
+            "{url} did not answer with a well-formed HTTP/1.1 response; refused"
+        )),
         (TransportError::Other(why), _) => Error::Other(format!("request to {url} failed: {why}")),
     }
 }

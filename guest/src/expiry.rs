@@ -1,5 +1,5 @@
 //! Times in token responses, in every form the managed-identity endpoints
-//! send (reference managed-identity.md §5.1, §9): Unix seconds as a JSON
+//! send: Unix seconds as a JSON
 //! integer or a string of digits; App Service 2017's dates,
 //! `06/20/2019 02:57:58 +00:00` (Linux) and `1/16/2020 5:24:12 AM +00:00`
 //! (Windows); and RFC 3339. Errors describe the shape, never the value.

@@ -1,5 +1,5 @@
 //! Azure Key Vault: get-secret over https, with the challenge flow the SDKs
-//! use (reference keyvault.md §1-§5): the first request carries no token;
+//! use: the first request carries no token;
 //! the vault's 401 names the audience it wants, which is verified against
 //! the vault's host before any token is asked for.
 

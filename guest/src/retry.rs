@@ -1,5 +1,5 @@
-//! Retries within a deadline (reference managed-identity.md §10.2,
-//! keyvault.md §6): exponential backoff with jitter, `Retry-After`
+//! Retries within a deadline, as the Azure SDKs retry managed identity and
+//! Key Vault: exponential backoff with jitter, `Retry-After`
 //! honoured up to a cap, a 70-second floor after IMDS's 410 ("updating,
 //! back within 70 s"), and never a wait that would pass the caller's
 //! deadline. What is retryable depends on the peer (`Kind`).

@@ -1,7 +1,6 @@
 //! Token responses of managed-identity endpoints, parsed tolerantly: IMDS
 //! sends numbers as strings, App Service sends `expires_on` but no
-//! `expires_in`, App Service 2017 sends dates, emulators send integers
-//! (reference managed-identity.md §9; the forms are in `expiry`).
+//! `expires_in`, App Service 2017 sends dates, emulators send integers (the forms are in `expiry`).
 
 use std::fmt;
 

@@ -133,6 +133,9 @@ pub(crate) enum TransportError {
     TooLarge { limit: usize },
     /// The response's headers were larger than the host accepts.
     HeadersTooLarge,
+    /// The peer did not speak HTTP as it must (the host refused the
+    /// response's framing, or heads that never end in a final response).
+    Protocol,
     /// Anything else the host reported.
     Other(String),
 }

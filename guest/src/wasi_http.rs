@@ -1,6 +1,6 @@
 //! `Transport` over wasi:http with the raw `wasi` crate: no async runtime,
 //! and no outgoing body for GETs (writing an empty body races the host's
-//! sender on wasmtime 48; reference wasmtime-48.md §2).
+//! sender on wasmtime 48, which then reports the connection reset).
 
 use wasi::http::outgoing_handler;
 use wasi::http::types::{
@@ -58,7 +58,7 @@ impl Transport for WasiHttp {
         let _ = options.set_between_bytes_timeout(Some(nanos(request.timeouts.between_bytes)));
 
         // A GET never opens its body: writing even an empty one races the
-        // host's sender (reference wasmtime-48.md §2).
+        // host's sender, which then drops the connection.
         let body = match &request.body {
             Some(bytes) => Some((outgoing.body().map_err(|()| invalid("body"))?, bytes)),
             None => None,
@@ -141,11 +141,24 @@ fn read_body(incoming: &IncomingBody, limit: usize) -> Result<Vec<u8>, Transport
     }
 }
 
-/// A body read that failed without an error code (wasmtime 48 reports the
-/// host's body errors only as text): a timeout if the text says so, else a
-/// connection cut short. Both are worth a retry.
+/// A body read that failed without an error code: wasmtime 48 reports the
+/// host's body errors only as text (the `Display` of its `Error`). A body
+/// the host refused for its size is final; a timeout, or a connection cut
+/// short, is worth a retry.
 fn body_failure(detail: &str) -> TransportError {
-    if detail.to_ascii_lowercase().contains("timeout") {
+    let lower = detail.to_ascii_lowercase();
+    if lower.contains("response body size exceeds limit") {
+        // "HTTP response body size exceeds limit: 65536 bytes"
+        let limit = lower
+            .rsplit_once(": ")
+            .and_then(|(_, n)| n.trim_end_matches(" bytes").parse().ok())
+            .unwrap_or(0);
+        TransportError::TooLarge { limit }
+    } else if lower.contains("header size exceeds limit")
+        || lower.contains("header section size exceeds limit")
+    {
+        TransportError::HeadersTooLarge
+    } else if lower.contains("timeout") {
         TransportError::ReadTimeout(format!("the response stalled ({detail})"))
     } else {
         TransportError::Interrupted(format!("reading the response failed ({detail})"))
@@ -190,6 +203,7 @@ pub(crate) fn map_error_code(code: ErrorCode) -> TransportError {
         ErrorCode::HttpResponseHeaderSectionSize(_) | ErrorCode::HttpResponseHeaderSize(_) => {
             TransportError::HeadersTooLarge
         }
+        ErrorCode::HttpProtocolError => TransportError::Protocol,
         ErrorCode::InternalError(Some(detail)) => TransportError::Other(detail),
         other => TransportError::Other(format!("{other:?}")),
     }
@@ -233,5 +247,14 @@ mod tests {
             body_failure("connection reset"),
             TransportError::Interrupted(_)
         ));
+        // What wasmtime 48 says when the host refused a body for its size.
+        assert_eq!(
+            body_failure("HTTP response body size exceeds limit: 65536 bytes"),
+            TransportError::TooLarge { limit: 65536 }
+        );
+        assert_eq!(
+            map_error_code(ErrorCode::HttpProtocolError),
+            TransportError::Protocol
+        );
     }
 }

@@ -9,7 +9,7 @@ wasmtime::component::bindgen!({
 
 use exports::azmi::identity::credentials as wit;
 
-use crate::error::{Error, ServiceError};
+use crate::error::{Error, ServiceError, one_line};
 use crate::types::{AccessToken, Identity, Secret};
 
 pub(crate) use wit::Identity as WitIdentity;
@@ -52,25 +52,28 @@ impl From<wit::Secret> for Secret {
     }
 }
 
+/// Whatever a component says reaches the caller as one line of at most
+/// `MAX_MESSAGE_BYTES`: its strings are cut here, the one place they enter.
 impl From<wit::Error> for Error {
     fn from(e: wit::Error) -> Error {
+        let m = one_line;
         let service = |s: wit::ServiceError| ServiceError {
             status: s.status,
-            code: s.code,
-            message: s.message,
-            inner_code: s.inner_code,
+            code: one_line(s.code),
+            message: one_line(s.message),
+            inner_code: s.inner_code.map(one_line),
         };
         match e {
-            wit::Error::Unavailable(m) => Error::Unavailable(m),
-            wit::Error::Denied(m) => Error::Denied(m),
+            wit::Error::Unavailable(s) => Error::Unavailable(m(s)),
+            wit::Error::Denied(s) => Error::Denied(m(s)),
             wit::Error::Unauthorized(s) => Error::Unauthorized(service(s)),
             wit::Error::Forbidden(s) => Error::Forbidden(service(s)),
             wit::Error::NotFound(s) => Error::NotFound(service(s)),
             wit::Error::Service(s) => Error::Service(service(s)),
-            wit::Error::InvalidArgument(m) => Error::InvalidArgument(m),
-            wit::Error::InvalidResponse(m) => Error::InvalidResponse(m),
-            wit::Error::Timeout(m) => Error::Timeout(m),
-            wit::Error::Other(m) => Error::Other(m),
+            wit::Error::InvalidArgument(s) => Error::InvalidArgument(m(s)),
+            wit::Error::InvalidResponse(s) => Error::InvalidResponse(m(s)),
+            wit::Error::Timeout(s) => Error::Timeout(m(s)),
+            wit::Error::Other(s) => Error::Other(m(s)),
         }
     }
 }

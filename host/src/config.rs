@@ -4,6 +4,7 @@
 //! and limits. Built once with `Config::builder()`, validated as a whole,
 //! then immutable.
 
+mod arc_dir;
 mod endpoints;
 
 use std::collections::BTreeMap;
@@ -387,6 +388,9 @@ impl ConfigBuilder {
             return Err(Error::Config(
                 "the call timeout and CPU limit must be greater than zero".into(),
             ));
+        }
+        if source == Source::Arc {
+            arc_dir::check(&arc_token_dir)?;
         }
         let policy = EgressPolicy {
             identity_endpoints: vec![rule],

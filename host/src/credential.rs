@@ -363,6 +363,7 @@ impl Credential {
                     Error::from(error),
                     state.log.first_denial(),
                     state.log.first_limit(),
+                    state.log.first_refusal(),
                 ) {
                     // The host knows exactly which destination it refused and
                     // why; what the component made of the refusal (ours
@@ -373,12 +374,24 @@ impl Credential {
                         Error::Denied(_) | Error::Other(_) | Error::Unavailable(_),
                         Some(reason),
                         _,
+                        _,
                     ) => Error::Denied(reason),
                     // Likewise a request the tenant's limit refused.
-                    (Error::Other(_) | Error::Unavailable(_), None, Some(limit)) => {
+                    (Error::Other(_) | Error::Unavailable(_), None, Some(limit), _) => {
                         Error::ResourceLimit(limit)
                     }
-                    (other, _, _) => other,
+                    // And a response the host refused for its size or
+                    // shape: final, whatever another component made of it.
+                    (
+                        Error::InvalidResponse(_)
+                        | Error::Other(_)
+                        | Error::Unavailable(_)
+                        | Error::Timeout(_),
+                        None,
+                        None,
+                        Some(refusal),
+                    ) => Error::InvalidResponse(refusal),
+                    (other, _, _, _) => other,
                 },
             ),
             Ok(Ok(Ok(value))) => Ok(value),
@@ -436,7 +449,7 @@ fn classify_trap(trap: &wasmtime::Error, state: &State, config: &Config) -> Erro
     if let Some(limit) = host_limit(trap) {
         return Error::ResourceLimit(limit);
     }
-    Error::Trap(format!("{trap:#}"))
+    Error::Trap(crate::error::one_line(format!("{trap:#}")))
 }
 
 /// Which of the host's own limits a trap came from, if any. wasmtime

@@ -5,6 +5,25 @@
 
 use std::fmt;
 
+/// The longest message a component (or a service, through it) can put
+/// into an `Error`: longer ones are cut, and every message is one line.
+pub const MAX_MESSAGE_BYTES: usize = 4096;
+
+/// `text` as one line (control characters become spaces) of at most
+/// `MAX_MESSAGE_BYTES`, cut at a character boundary and marked with `…`.
+pub(crate) fn one_line(text: String) -> String {
+    let limit = MAX_MESSAGE_BYTES - '…'.len_utf8();
+    let mut line = String::with_capacity(text.len().min(MAX_MESSAGE_BYTES));
+    for c in text.chars() {
+        if line.len() + c.len_utf8() > limit {
+            line.push('…');
+            return line;
+        }
+        line.push(if c.is_control() { ' ' } else { c });
+    }
+    line
+}
+
 /// What a service said when it refused a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

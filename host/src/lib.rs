@@ -71,7 +71,7 @@ pub use config::{
 };
 pub use credential::Credential;
 pub use egress::{Resolve, ResolveFuture, StaticResolver, SystemResolver};
-pub use error::{Error, ServiceError};
+pub use error::{Error, MAX_MESSAGE_BYTES, ServiceError};
 pub use limits::{CallLimits, RequestLimits, RetryPolicy};
 pub use policy::{ConnectTo, DestinationKind};
 pub use precompiled::default_cache_dir;

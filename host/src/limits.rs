@@ -64,7 +64,7 @@ impl Default for CallLimits {
 }
 
 /// How the component retries a request that failed in a way a retry may
-/// cure (reference managed-identity.md §10.2): IMDS and the Arc agent on
+/// cure: IMDS and the Arc agent on
 /// 404, 410, 429 and 5xx, the other identity endpoints on 408, 429, 500,
 /// 502, 503 and 504, Key Vault on 408, 429 and 5xx, and any peer after a
 /// read timeout or a connection cut mid-response. Nothing answering is not

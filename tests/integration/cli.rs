@@ -663,3 +663,129 @@ async fn identity_endpoints_stay_on_this_machine() {
     }
     assert_eq!(server.accepted(), 0, "nothing was sent");
 }
+
+#[tokio::test]
+async fn the_compiled_component_cache_cannot_be_swapped() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let emulator = emulator().await;
+    let imds = emulator.imds_endpoint();
+    let dir = tempfile::tempdir().unwrap();
+    let cached = |name: &str| dir.path().join(name);
+    let token = |cache: std::path::PathBuf| {
+        let imds = imds.clone();
+        async move {
+            let cache = cache.display().to_string();
+            azmi(
+                &["token", "--resource", "https://vault.azure.net"],
+                &[
+                    ("AZMI_CACHE_DIR", cache.as_str()),
+                    ("AZURE_POD_IDENTITY_AUTHORITY_HOST", imds.as_str()),
+                ],
+            )
+            .await
+        }
+    };
+    let only_entry = |cache: &std::path::Path| {
+        let entries: Vec<_> = std::fs::read_dir(cache).unwrap().flatten().collect();
+        assert_eq!(entries.len(), 1, "{entries:?}");
+        entries[0].path()
+    };
+    // The real component's entry name, and a poisoned entry: the hostile
+    // component compiled by the same engine, put under that name.
+    assert!(token(cached("real")).await.status.success());
+    let name = only_entry(&cached("real")).file_name().unwrap().to_owned();
+    let hostile = crate::grant::HOSTILE_COMPONENT;
+    let evil = cached("evil").display().to_string();
+    azmi(
+        &["--component", hostile, "token", "--resource", "env"],
+        &[("AZMI_CACHE_DIR", evil.as_str())],
+    )
+    .await;
+    let poison = std::fs::read(only_entry(&cached("evil"))).unwrap();
+    let plant = |cache: &std::path::Path, mode: u32| {
+        std::fs::create_dir_all(cache).unwrap();
+        std::fs::set_permissions(cache, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let entry = cache.join(&name);
+        std::fs::write(&entry, &poison).unwrap();
+        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    // Planted where it is trusted, it is loaded: the detector works.
+    plant(&cached("trusted"), 0o600);
+    let output = token(cached("trusted")).await;
+    assert!(
+        !output.status.success() && stderr(&output).contains("unknown command"),
+        "the poisoned entry should have run: {}",
+        stderr(&output)
+    );
+    // An entry that is a link to it; a cache directory that is a link to
+    // its directory; a group-writable entry; a directory swapped for a link.
+    std::fs::create_dir(cached("linked-entry")).unwrap();
+    symlink(
+        cached("trusted").join(&name),
+        cached("linked-entry").join(&name),
+    )
+    .unwrap();
+    symlink(cached("trusted"), cached("linked-dir")).unwrap();
+    plant(&cached("group-writable"), 0o660);
+    plant(&cached("swapped"), 0o600);
+    std::fs::rename(cached("swapped"), cached("moved-away")).unwrap();
+    symlink(cached("moved-away"), cached("swapped")).unwrap();
+    // (Concurrently: each run compiles the component afresh.)
+    let runs: Vec<_> = ["linked-entry", "linked-dir", "group-writable", "swapped"]
+        .into_iter()
+        .map(|attacked| (attacked, tokio::spawn(token(cached(attacked)))))
+        .collect();
+    for (attacked, run) in runs {
+        let output = run.await.unwrap();
+        assert!(output.status.success(), "{attacked}: {}", stderr(&output));
+        let json: Value = serde_json::from_str(&stdout(&output)).unwrap();
+        assert_eq!(json["resource"], "https://vault.azure.net", "{attacked}");
+    }
+}
+
+#[tokio::test]
+async fn a_components_long_message_is_one_short_line() {
+    let hostile = crate::grant::HOSTILE_COMPONENT;
+    let output = azmi(
+        &[
+            "--component",
+            hostile,
+            "token",
+            "--resource",
+            "message:100000",
+        ],
+        &[],
+    )
+    .await;
+    let err = assert_failure(&output, 1, "error: a very long line");
+    assert!(
+        err.len() < azmi::MAX_MESSAGE_BYTES + 200,
+        "{} bytes",
+        err.len()
+    );
+}
+
+#[tokio::test]
+async fn an_arc_token_directory_others_can_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let path = dir.path().display().to_string();
+    for (args, env) in [
+        (
+            vec!["token", "--source", "arc"],
+            vec![("AZMI_ARC_TOKEN_DIR", path.as_str())],
+        ),
+        (
+            vec!["token", "--source", "arc", "--arc-token-dir", &path],
+            vec![],
+        ),
+    ] {
+        let output = azmi(&args, &env).await;
+        let err = assert_failure(&output, 2, "usage");
+        assert!(
+            err.contains(&path) && err.contains("writable by every user"),
+            "{err}"
+        );
+    }
+}

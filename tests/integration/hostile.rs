@@ -408,3 +408,27 @@ fn vm_hwm_kib() -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("/proc/self/status has VmHWM")
 }
+
+#[tokio::test]
+async fn what_a_component_says_is_bounded() {
+    let config = Config::builder().build().unwrap();
+    // A long message over many lines comes back as one line of at most
+    // MAX_MESSAGE_BYTES.
+    let err = attack(&config, "message:100000").await.unwrap_err();
+    let Error::Other(message) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        message.len() <= azmi::MAX_MESSAGE_BYTES && message.ends_with('…'),
+        "{} bytes",
+        message.len()
+    );
+    assert!(!message.contains('\n') && message.starts_with("a very long line a very"));
+    // One far larger than anything a component should return is refused
+    // before the host copies it out.
+    let err = attack(&config, "message:8000000").await.unwrap_err();
+    assert!(
+        matches!(err, Error::ResourceLimit(ref m) if m.contains("more than 128 KiB")),
+        "{err:?}"
+    );
+}

@@ -93,6 +93,24 @@ fn check(run: &Run, known: &[String]) {
     }
 }
 
+/// No piece of eight characters or more of any random credential (an
+/// identity header, an Arc key), in any case: what `echo-mangled` servers
+/// send back is upper-cased and split in two.
+fn check_pieces(run: &Run, random: &[String]) {
+    let visible = String::from_utf8_lossy(&run.output.stderr).to_ascii_lowercase();
+    for credential in random {
+        let credential: Vec<char> = credential.trim().to_ascii_lowercase().chars().collect();
+        for piece in credential.windows(8) {
+            let piece: String = piece.iter().collect();
+            assert!(
+                !visible.contains(&piece),
+                "{}: a piece of a credential leaked ({piece}):\n{visible}",
+                run.label
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn no_output_ever_holds_a_credential() {
     let emulator = emulator().await;
@@ -234,6 +252,37 @@ async fn no_output_ever_holds_a_credential() {
             &["token"],
         ),
         (Source::Arc, Service::Arc, vec![], &secret),
+        // Echoes disguised in case and split across code and message.
+        (
+            Source::AppService,
+            Service::AppService,
+            vec![Fault::EchoMangled(401)],
+            &["token"],
+        ),
+        (
+            Source::AppService2017,
+            Service::AppService2017,
+            vec![Fault::EchoMangled(403)],
+            &["token"],
+        ),
+        (
+            Source::ServiceFabric,
+            Service::ServiceFabric,
+            vec![Fault::EchoMangled(401)],
+            &["token"],
+        ),
+        (
+            Source::Arc,
+            Service::Arc,
+            vec![Fault::Normal, Fault::EchoMangled(401)],
+            &["token"],
+        ),
+        (
+            Source::Imds,
+            Service::Vault,
+            vec![Fault::Normal, Fault::EchoMangled(403)],
+            &secret,
+        ),
     ];
     for (source, service, faults, args) in scenarios {
         emulator.inject(service, faults);
@@ -245,9 +294,15 @@ async fn no_output_ever_holds_a_credential() {
         known.len() > SECRET_VALUES.len() + 2,
         "the Arc keys and identity headers are among the checked values"
     );
+    let random: Vec<String> = known
+        .iter()
+        .filter(|k| !SECRET_VALUES.contains(&k.as_str()))
+        .cloned()
+        .collect();
     for run in &runs {
         check(run, &known);
+        check_pieces(run, &random);
     }
     let failures = runs.iter().filter(|r| !r.output.status.success()).count();
-    assert!(failures >= 18, "the scenarios fail as intended: {failures}");
+    assert!(failures >= 23, "the scenarios fail as intended: {failures}");
 }

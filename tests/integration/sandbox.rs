@@ -300,3 +300,29 @@ async fn a_vault_certificate_from_an_unknown_ca_is_refused() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn refused_responses_are_final() {
+    // A body over the cap without a Content-Length (chunked, endless), and
+    // heads that never end in a final response: each is `invalid-response`
+    // after one request, not retried as if the connection had been cut.
+    for (reply, why) in [
+        (Reply::endless_chunked_body(), "larger than 65536 bytes"),
+        (Reply::endless_informational(), "informational"),
+    ] {
+        let server = RawServer::start(IpAddr::V4(Ipv4Addr::LOCALHOST), 0, reply).await;
+        let config = Config::builder()
+            .imds_endpoint(server.url())
+            .build()
+            .unwrap();
+        let err = credential(config)
+            .get_token(VAULT, &Identity::SystemAssigned)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidResponse(ref m) if m.contains(why)),
+            "{why}: {err:?}"
+        );
+        assert_eq!(server.accepted(), 1, "{why}: retried");
+    }
+}

@@ -60,6 +60,31 @@ pub(crate) enum Reply {
     Bytes(Arc<Vec<u8>>),
     /// Accept and never answer (until the test ends).
     Silent,
+    /// Read the request head, then write these bytes again and again until
+    /// the client goes away: an endless chunked body, an endless stream of
+    /// `100 Continue` heads.
+    Endless {
+        head: &'static [u8],
+        repeat: &'static [u8],
+    },
+}
+
+impl Reply {
+    /// A 200 with a chunked body that never ends.
+    pub(crate) fn endless_chunked_body() -> Reply {
+        Reply::Endless {
+            head: b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+            repeat: concat!("400\r\n", include_str!("support/kib.txt"), "\r\n").as_bytes(),
+        }
+    }
+
+    /// Informational heads, forever, and never a final response.
+    pub(crate) fn endless_informational() -> Reply {
+        Reply::Endless {
+            head: b"",
+            repeat: b"HTTP/1.1 100 Continue\r\n\r\n",
+        }
+    }
 }
 
 /// A loopback TCP server that counts the connections it accepts.
@@ -87,16 +112,19 @@ impl RawServer {
                     Reply::Bytes(bytes) => {
                         let bytes = bytes.clone();
                         tokio::spawn(async move {
-                            let mut head = Vec::new();
-                            let mut buf = [0u8; 4096];
-                            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                                match tcp.read(&mut buf).await {
-                                    Ok(0) | Err(_) => return,
-                                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                                }
+                            if read_head(&mut tcp).await {
+                                let _ = tcp.write_all(&bytes).await;
+                                let _ = tcp.shutdown().await;
                             }
-                            let _ = tcp.write_all(&bytes).await;
-                            let _ = tcp.shutdown().await;
+                        });
+                    }
+                    Reply::Endless { head, repeat } => {
+                        let (head, repeat) = (*head, *repeat);
+                        tokio::spawn(async move {
+                            if !read_head(&mut tcp).await || tcp.write_all(head).await.is_err() {
+                                return;
+                            }
+                            while tcp.write_all(repeat).await.is_ok() {}
                         });
                     }
                 }
@@ -136,6 +164,19 @@ impl RawServer {
     pub(crate) fn accepted(&self) -> usize {
         self.accepted.load(Ordering::SeqCst)
     }
+}
+
+/// Reads a request head; false if the client went away first.
+async fn read_head(tcp: &mut tokio::net::TcpStream) -> bool {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match tcp.read(&mut buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    true
 }
 
 impl Drop for RawServer {

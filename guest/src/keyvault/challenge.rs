@@ -1,5 +1,4 @@
-//! Key Vault's authentication challenge, as the SDKs handle it (reference
-//! keyvault.md §4): the first request goes without a token, the 401 says
+//! Key Vault's authentication challenge, as the SDKs handle it: the first request goes without a token, the 401 says
 //! `WWW-Authenticate: Bearer authorization="…", resource="…"` (or
 //! `scope="…"`), and the client checks that the vault's host lies under
 //! the challenge resource's host before asking for a token, so a fake

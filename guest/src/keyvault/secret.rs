@@ -1,5 +1,4 @@
-//! The `SecretBundle` JSON of a get-secret response (reference keyvault.md
-//! §2). Every field but `value` and `id` is optional; unknown fields are
+//! The `SecretBundle` JSON of a get-secret response. Every field but `value` and `id` is optional; unknown fields are
 //! ignored.
 
 use std::fmt;

@@ -1,6 +1,5 @@
 //! App Service, Functions and Container Apps (api-version 2019-08-01): a GET
-//! to `IDENTITY_ENDPOINT` with the platform's `X-IDENTITY-HEADER`
-//! (reference managed-identity.md §5).
+//! to `IDENTITY_ENDPOINT` with the platform's `X-IDENTITY-HEADER`.
 
 use azmi_core::{IDENTITY_ENDPOINT, IDENTITY_HEADER};
 

@@ -1,6 +1,6 @@
 //! App Service api-version 2017-09-01 and Azure ML: `MSI_ENDPOINT` with the
 //! `secret` header; a user-assigned identity only by client id, as
-//! `clientid` (reference managed-identity.md §5.1). Expiry may come as a
+//! `clientid`. Expiry may come as a
 //! date string.
 
 use azmi_core::{DEFAULT_IDENTITY_CLIENT_ID, MSI_ENDPOINT, MSI_SECRET};

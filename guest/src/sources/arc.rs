@@ -1,7 +1,6 @@
 //! Azure Arc-enabled servers: the agent (`himds`) answers a first request
 //! with 401 and the path of a key file only privileged users can read; the
-//! second request carries the file's contents as `Authorization: Basic`
-//! (reference managed-identity.md §4).
+//! second request carries the file's contents as `Authorization: Basic`.
 
 pub(crate) mod challenge;
 

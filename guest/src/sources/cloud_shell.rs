@@ -1,5 +1,5 @@
 //! Azure Cloud Shell: a form POST of `resource=` to `MSI_ENDPOINT` with
-//! `Metadata: true` (reference managed-identity.md §7). Cloud Shell ignores
+//! `Metadata: true`. Cloud Shell ignores
 //! identity selectors and returns the signed-in user's token, so a
 //! user-assigned identity is refused rather than silently replaced.
 

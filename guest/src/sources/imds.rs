@@ -1,5 +1,5 @@
 //! Azure Instance Metadata Service (VMs, scale sets, AKS nodes): one GET
-//! with `Metadata: true` (reference managed-identity.md §3).
+//! with `Metadata: true`.
 
 use azmi_core::{AZURE_POD_IDENTITY_AUTHORITY_HOST, IMDS_DEFAULT_BASE};
 
@@ -53,7 +53,7 @@ impl Imds {
             Identity::ClientId(id) => params.push(("client_id", id)),
             Identity::ObjectId(id) => params.push(("object_id", id)),
             // IMDS documents `msi_res_id`; only that one works on ACI too
-            // (reference managed-identity.md §3).
+            //.
             Identity::ResourceId(id) => params.push(("msi_res_id", id)),
         }
         Request {

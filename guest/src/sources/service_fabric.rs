@@ -1,5 +1,5 @@
 //! Service Fabric: an https GET to `IDENTITY_ENDPOINT` with the `Secret`
-//! header (reference managed-identity.md §6). The endpoint's certificate is
+//! header. The endpoint's certificate is
 //! self-signed and trusted by its SHA-1 thumbprint
 //! (`IDENTITY_SERVER_THUMBPRINT`); a component cannot see TLS, so the host
 //! pins it for exactly this endpoint. User-assigned identities are the

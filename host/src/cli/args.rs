@@ -280,16 +280,20 @@ pub(crate) struct EmulatorArgs {
     /// Misbehave on purpose: SERVICE's next requests get these faults, in
     /// order (for example imds=410,410,200 or vault=429:retry-after=2).
     /// Services: imds, vault, arc, app-service, app-service-2017,
-    /// service-fabric, cloud-shell. Faults: a status, STATUS:retry-after=S,
-    /// delay=MS, hang, slow-body=MS, truncated, oversized=BYTES,
-    /// huge-header=BYTES, malformed-json, wrong-content-type, echo,
-    /// expiry=integer|string|date|windows-date|expired,
-    /// lifetime=S[:refresh-in=S]. Repeatable.
-    #[arg(long, value_name = "SERVICE=FAULT,...", value_parser = azmi::emulator::parse_fault_list)]
+    /// service-fabric, cloud-shell. Repeatable.
+    #[arg(long, value_name = "SERVICE=FAULT,...", value_parser = azmi::emulator::parse_fault_list, long_help = fault_help())]
     pub(crate) fault: Vec<(azmi::emulator::Service, Vec<azmi::emulator::Fault>)>,
     /// The global `--arc-token-dir`, read here too (see `ArcTokenDir`).
     #[arg(from_global)]
     pub(crate) arc_token_dir: ArcTokenDir,
+}
+
+/// `--fault`'s long help, with the grammar stated once (in the emulator).
+fn fault_help() -> String {
+    format!(
+        "Misbehave on purpose: SERVICE's next requests get these faults, in order (for example imds=410,410,200 or vault=429:retry-after=2). Services: imds, vault, arc, app-service, app-service-2017, service-fabric, cloud-shell. Faults: {}. Repeatable.",
+        azmi::emulator::FAULTS_SHOWN
+    )
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use hyper::client::conn::http1::SendRequest;
 use tokio::sync::OwnedSemaphorePermit;
 use wasmtime_wasi_http::{Error, WasiBody};
 
+use super::EgressLog;
 use super::pool::Pool;
 use crate::policy::Destination;
 
@@ -27,6 +28,9 @@ pub(crate) struct Release {
 
 pub(crate) struct LimitedBody {
     incoming: hyper::body::Incoming,
+    /// Where a refused body is recorded, and what it came from.
+    log: EgressLog,
+    shown: String,
     idle: Pin<Box<tokio::time::Sleep>>,
     between_bytes: Duration,
     remaining: u64,
@@ -42,9 +46,12 @@ impl LimitedBody {
         limit: u64,
         release: Release,
         permit: Option<OwnedSemaphorePermit>,
+        log: EgressLog,
     ) -> LimitedBody {
         LimitedBody {
             incoming,
+            log,
+            shown: release.destination.to_string(),
             idle: Box::pin(tokio::time::sleep(between_bytes)),
             between_bytes,
             remaining: limit,
@@ -93,6 +100,10 @@ impl Body for LimitedBody {
                     let len = data.len() as u64;
                     if len > this.remaining {
                         this.release = None;
+                        this.log.record_refusal(format!(
+                            "{} sent a response body larger than {} bytes; refused without reading the rest",
+                            this.shown, this.limit
+                        ));
                         return Poll::Ready(Some(Err(Error::HttpResponseBodySize(Some(
                             this.limit,
                         )))));

@@ -28,6 +28,11 @@ use crate::policy::{Destination, DestinationKind, Scheme, TlsTrust, ip_literal};
 /// The largest response head (status line and headers) read.
 const MAX_RESPONSE_HEAD: usize = 16 * 1024;
 
+/// Informational (1xx) heads accepted before a final response: services
+/// send none to these requests, and hyper would parse an endless stream of
+/// them until the first-byte deadline.
+const MAX_INFORMATIONAL: u32 = 8;
+
 /// What the hook hands back to wasmtime: the response, and the future that
 /// drives the connection until the body is read.
 pub(crate) type Sent = (
@@ -144,7 +149,15 @@ impl Connector {
             DestinationKind::Vault => self.limits.max_vault_response_bytes,
         };
         let first_byte = deadlines.first_byte;
-        let mut sent = tokio::time::timeout(first_byte, sender.try_send_request(request)).await;
+        let informational = Arc::new(Informational::default());
+        hyper::ext::on_informational(&mut request, {
+            let informational = informational.clone();
+            move |_head| informational.seen()
+        });
+        let sending = tokio::time::timeout(first_byte, sender.try_send_request(request));
+        let Some(mut sent) = informational.bounded(sending).await else {
+            return Err(refuse_informational(&destination, &log));
+        };
         // A kept-alive connection the server closed just after it looked
         // ready: when hyper hands the request back, it was never sent, so
         // it goes once more on a new connection.
@@ -154,7 +167,11 @@ impl Connector {
         {
             tracing::debug!(target: "azmi::egress", "{destination} closed a kept-alive connection; opening another");
             sender = self.open(&destination, deadlines, &log).await?;
-            sent = tokio::time::timeout(first_byte, sender.try_send_request(request)).await;
+            let sending = tokio::time::timeout(first_byte, sender.try_send_request(request));
+            let Some(again) = informational.bounded(sending).await else {
+                return Err(refuse_informational(&destination, &log));
+            };
+            sent = again;
         }
         let response = match sent {
             Err(_elapsed) => return Err(Error::ConnectionReadTimeout),
@@ -164,6 +181,9 @@ impl Connector {
                     return Err(Error::ConnectionReadTimeout);
                 }
                 if e.is_parse_too_large() {
+                    log.record_refusal(format!(
+                        "{destination} sent response headers larger than the host accepts ({MAX_RESPONSE_HEAD} bytes); refused"
+                    ));
                     return Err(Error::HttpResponseHeaderSectionSize(Some(
                         MAX_RESPONSE_HEAD as u32,
                     )));
@@ -181,6 +201,9 @@ impl Connector {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|len| len > limit) {
+            log.record_refusal(format!(
+                "{destination} announced a response body larger than {limit} bytes; refused without reading it"
+            ));
             return Err(Error::HttpResponseBodySize(Some(limit)));
         }
         let release = Release {
@@ -189,8 +212,15 @@ impl Connector {
             sender,
         };
         let response = response.map(|incoming| {
-            LimitedBody::new(incoming, deadlines.between_bytes, limit, release, permit)
-                .boxed_unsync()
+            LimitedBody::new(
+                incoming,
+                deadlines.between_bytes,
+                limit,
+                release,
+                permit,
+                log.clone(),
+            )
+            .boxed_unsync()
         });
         // The connection runs on its own task (it may outlive this request
         // in the pool); nothing is left for wasmtime to drive.
@@ -352,6 +382,39 @@ impl Connector {
             }
         }
     }
+}
+
+/// Counts a request's informational heads, and wakes its sender when there
+/// are too many.
+#[derive(Default)]
+struct Informational {
+    seen: std::sync::atomic::AtomicU32,
+    too_many: tokio::sync::Notify,
+}
+
+impl Informational {
+    fn seen(&self) {
+        let seen = self.seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if seen > MAX_INFORMATIONAL {
+            self.too_many.notify_one();
+        }
+    }
+
+    /// `sending`, or `None` once there were too many informational heads.
+    async fn bounded<T>(&self, sending: impl Future<Output = T>) -> Option<T> {
+        tokio::select! {
+            sent = sending => Some(sent),
+            () = self.too_many.notified() => None,
+        }
+    }
+}
+
+/// Refuses a response that never got past its informational heads.
+fn refuse_informational(destination: &Destination, log: &EgressLog) -> Error {
+    log.record_refusal(format!(
+        "{destination} sent more than {MAX_INFORMATIONAL} informational (1xx) responses without a final one; refused"
+    ));
+    Error::HttpProtocolError
 }
 
 /// Any stream hyper can run over.

@@ -17,8 +17,9 @@ pub use resolve::{Resolve, ResolveFuture, StaticResolver, SystemResolver};
 use crate::policy::EgressPolicy;
 use connect::{Connector, Sent};
 
-/// The first thing the sandbox refused during one call, of each kind: the
-/// host reports it instead of the component's generic error. Only the
+/// The first thing the sandbox refused during one call, of each kind (a
+/// destination, a limit, a response): the host reports it instead of the
+/// component's generic error. Only the
 /// first is kept, so a component looping on refused requests cannot grow
 /// host memory.
 #[derive(Debug, Clone, Default)]
@@ -28,6 +29,7 @@ pub(crate) struct EgressLog(Arc<Mutex<LogEntries>>);
 struct LogEntries {
     denial: Option<String>,
     limit: Option<String>,
+    refusal: Option<String>,
 }
 
 impl EgressLog {
@@ -41,6 +43,17 @@ impl EgressLog {
         if let Ok(mut log) = self.0.lock() {
             log.limit.get_or_insert(reason);
         }
+    }
+
+    /// A response the host refused for its size or shape.
+    pub(crate) fn record_refusal(&self, reason: String) {
+        if let Ok(mut log) = self.0.lock() {
+            log.refusal.get_or_insert(reason);
+        }
+    }
+
+    pub(crate) fn first_refusal(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|log| log.refusal.clone())
     }
 
     pub(crate) fn first_denial(&self) -> Option<String> {

@@ -15,6 +15,9 @@ use serde_json::{Value, json};
 use super::server::{Body, full, json};
 use super::{Service, now, tokens};
 
+/// The fault grammar, as messages and `--help` show it.
+pub const FAULTS_SHOWN: &str = "a status such as 410 (200 means behave), STATUS:retry-after=S, delay=MS, hang, slow-body=MS, truncated, oversized=BYTES, huge-header=BYTES, malformed-json, wrong-content-type, echo, echo-mangled, expiry=integer|string|date|windows-date|expired, lifetime=S[:refresh-in=S]";
+
 /// One request's misbehaviour.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
@@ -54,6 +57,10 @@ pub enum Fault {
     /// A hostile server: answer with this status and every request header
     /// value (credentials included) in the error message.
     Echo(u16),
+    /// A hostile server that disguises what it echoes: the first half of
+    /// every request header value, upper-cased, in the error code (and the
+    /// inner error code), the second half, upper-cased, in the message.
+    EchoMangled(u16),
 }
 
 /// How a token response states its expiry.
@@ -75,8 +82,10 @@ impl std::str::FromStr for Fault {
     type Err = String;
 
     /// `200`, `<status>`, `<status>:retry-after=<s>`, `delay=<ms>`, `hang`,
-    /// `slow-body=<ms>`, `truncated`, `oversized=<bytes>`, `malformed-json`,
-    /// `wrong-content-type`, `expiry=integer|string|date|windows-date|expired`,
+    /// `slow-body=<ms>`, `truncated`, `oversized=<bytes>`,
+    /// `huge-header=<bytes>`, `malformed-json`, `wrong-content-type`,
+    /// `echo`, `echo-mangled`,
+    /// `expiry=integer|string|date|windows-date|expired`,
     /// `lifetime=<s>[:refresh-in=<s>]`.
     fn from_str(spec: &str) -> Result<Fault, String> {
         let number = |v: &str| {
@@ -93,6 +102,7 @@ impl std::str::FromStr for Fault {
             "truncated" => Fault::Truncated,
             "malformed-json" => Fault::MalformedJson,
             "echo" => Fault::Echo(401),
+            "echo-mangled" => Fault::EchoMangled(401),
             "huge-header" => {
                 Fault::HugeHeader(usize::try_from(number(value()?)?).map_err(|e| e.to_string())?)
             }
@@ -138,7 +148,7 @@ fn status_code(text: &str, spec: &str) -> Result<u16, String> {
     text.parse::<u16>()
         .ok()
         .filter(|s| (100..=599).contains(s))
-        .ok_or_else(|| format!("`{spec}` is not a fault (a status such as 410, 429:retry-after=2, delay=500, hang, slow-body=200, truncated, oversized=100000, malformed-json, wrong-content-type, expiry=…, lifetime=…)"))
+        .ok_or_else(|| format!("`{spec}` is not a fault ({FAULTS_SHOWN})"))
 }
 
 /// Parses `SERVICE=FAULT[,FAULT…]`, as `azmi emulator --fault` takes it.
@@ -287,6 +297,36 @@ pub(super) async fn apply(
                     json!({"error": {"code": "Echo", "message": message}})
                 }
                 _ => json!({"error": "echo", "error_description": message}),
+            };
+            json(status, &body, &[])
+        }
+        Fault::EchoMangled(status) => {
+            let halves: Vec<(String, String)> = headers
+                .values()
+                .map(|value| {
+                    let value = String::from_utf8_lossy(value.as_bytes()).to_ascii_uppercase();
+                    let middle = value.len() / 2;
+                    let middle = (middle..=value.len())
+                        .find(|i| value.is_char_boundary(*i))
+                        .unwrap_or(value.len());
+                    (value[..middle].to_owned(), value[middle..].to_owned())
+                })
+                .collect();
+            let code = halves
+                .iter()
+                .map(|(a, _)| a.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let message = halves
+                .iter()
+                .map(|(_, b)| b.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let body = match service {
+                Service::Vault | Service::ServiceFabric => json!({"error": {
+                    "code": code, "message": message, "innererror": {"code": code}
+                }}),
+                _ => json!({"error": code, "error_description": message}),
             };
             json(status, &body, &[])
         }

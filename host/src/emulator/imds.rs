@@ -1,5 +1,5 @@
 //! The emulated Instance Metadata Service token endpoint, faithful to what
-//! the reference documents (managed-identity.md §3): `Metadata: true`
+//! the service documents: `Metadata: true`
 //! required, `api-version` checked, user-assigned selection by `client_id`,
 //! `object_id` or `msi_res_id` (`mi_res_id` too, as IMDS accepts it),
 //! numbers sent as strings, 400 for an identity that is not assigned.

@@ -1,4 +1,4 @@
-//! The emulated Key Vault secrets endpoint (reference keyvault.md): TLS
+//! The emulated Key Vault secrets endpoint: TLS
 //! only, the 401 challenge without a token, bearer tokens checked for
 //! signature, audience, issuer and lifetime, per-secret readers (403
 //! `ForbiddenByRbac`), disabled secrets (403 `SecretDisabled`), and
@@ -58,8 +58,7 @@ pub(super) fn handle(state: &Arc<State>, request: &http::Request<Bytes>) -> http
     response
 }
 
-/// The headers every answer of the service carries (reference keyvault.md
-/// §2): its own request id, the client's `x-ms-client-request-id` echoed
+/// The headers every answer of the service carries: its own request id, the client's `x-ms-client-request-id` echoed
 /// (the SDKs send one so that a failure can be traced on both sides),
 /// the service's version and region, and HSTS.
 fn service_headers(headers: &mut http::HeaderMap, request: &http::Request<Bytes>) {

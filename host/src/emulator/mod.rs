@@ -42,7 +42,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use config::{ArcBehavior, EmulatedIdentity, EmulatedSecret, EmulatorConfig, SecretVersion};
-pub use faults::{ExpiryForm, Fault, parse_fault_list};
+pub use faults::{ExpiryForm, FAULTS_SHOWN, Fault, parse_fault_list};
 
 use crate::{Config, ConfigBuilder, ConnectTo, Error};
 

@@ -1,5 +1,5 @@
 //! The emulated identity endpoints of the other platforms, each checking
-//! what the real one checks (reference managed-identity.md §4-§7): the Arc
+//! what the real one checks: the Arc
 //! agent's key-file challenge, App Service's `X-IDENTITY-HEADER`, App
 //! Service 2017's `secret` header and date-form expiry, Service Fabric's
 //! `Secret` header behind a self-signed certificate, Cloud Shell's form

@@ -15,7 +15,7 @@ pub(super) enum Selector<'a> {
 }
 
 /// The identity `selectors` name, with IMDS's answers when none or several
-/// do (reference managed-identity.md §3).
+/// do.
 pub(super) fn select<'s>(
     state: &'s State,
     selectors: &[Selector<'_>],

@@ -114,7 +114,9 @@ fn attempt(command: &str) -> Result<String, String> {
         }
         "message" => {
             let bytes: usize = arg.parse().map_err(|_| "message:<bytes>".to_owned())?;
-            Err("a very long line\n".repeat(bytes / 17 + 1)[..bytes].to_owned())
+            let mut message = "a very long line\n".repeat(bytes / 17 + 1);
+            message.truncate(bytes);
+            Err(message)
         }
         "http" => http::get(arg, None),
         "http-host" => {

@@ -364,8 +364,7 @@ class OtherSources(Checks):
         with source(**source_settings("INTEROP_APP_SERVICE_2017")):
             self.assert_token(ManagedIdentityCredential().get_token(SCOPE), SYSTEM_CLIENT_ID)
             # SDK deviation, not the emulator's: App Service 2017 itself sends
-            # expires_on as a date ("06/20/2019 02:57:58 +00:00", reference
-            # managed-identity.md §5.1), which MSAL's int(expires_on) cannot
+            # expires_on as a date ("06/20/2019 02:57:58 +00:00"), which MSAL's int(expires_on) cannot
             # read; azure-identity's own date parser (_credentials/azure_ml.py
             # _parse_expires_on) is no longer on the sync path. Should the SDK
             # learn dates, this check fails: then make it a success check.

@@ -1,7 +1,7 @@
 //! The Arc agent's challenge, checked before anything is read: the
 //! `WWW-Authenticate: Basic realm=<path>` header must name a `.key` file of
 //! at most 4096 bytes directly in the agent's token directory, and not a
-//! symbolic link (reference managed-identity.md §4, step 2). Every refusal
+//! symbolic link. Every refusal
 //! says which rule failed; none reads the file.
 
 use std::path::{Component, Path, PathBuf};
