@@ -1,14 +1,15 @@
 //! The pure rules azmi's guest and host share, so that both always agree:
 //! which managed-identity source serves a machine (`sources`), how a scope
 //! becomes a resource (`scope`), when a cached token is still good
-//! (`freshness`), which addresses identity endpoints and vaults may be at
-//! (`address`), and Key Vault's names, request paths and audiences
-//! (`vault`). No I/O, no dependencies; everything here is unit-tested
+//! (`freshness`), how an authority is read (`authority`), which addresses
+//! identity endpoints and vaults may be at (`address`), and Key Vault's
+//! names, request paths and audiences (`vault`). No I/O, no dependencies; everything here is unit-tested
 //! natively and fuzzed.
 
 #![deny(missing_docs)]
 
 pub mod address;
+pub mod authority;
 pub mod freshness;
 pub mod scope;
 mod sources;

@@ -1,29 +1,10 @@
-//! A strict parser for the few URLs the guest handles (identity endpoints
-//! and vault URLs) and query-string encoding. Strict on purpose: anything
-//! unusual in an authority (userinfo, backslashes, odd ports) is how URL
-//! confusion attacks start, and none of it is needed here.
+//! The few URLs the guest handles (identity endpoints and vault URLs) and
+//! query-string encoding. The authority is read by the parser the host's
+//! allow-list uses too (`azmi_core::authority`), strictly.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Scheme {
-    Http,
-    Https,
-}
+use azmi_core::authority::Authority;
 
-impl Scheme {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Scheme::Http => "http",
-            Scheme::Https => "https",
-        }
-    }
-
-    pub(crate) fn default_port(self) -> u16 {
-        match self {
-            Scheme::Http => 80,
-            Scheme::Https => 443,
-        }
-    }
-}
+pub(crate) use azmi_core::authority::Scheme;
 
 /// An absolute `http(s)://host[:port][/path]` URL without query or fragment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,11 +32,12 @@ impl Url {
         let (scheme, rest) = input
             .split_once("://")
             .ok_or("is not an absolute URL (expected http:// or https://)")?;
-        let scheme = match scheme.to_ascii_lowercase().as_str() {
-            "http" => Scheme::Http,
-            "https" => Scheme::Https,
-            other => return Err(format!("has scheme `{other}`; expected http or https")),
-        };
+        let scheme = Scheme::parse(scheme).ok_or_else(|| {
+            format!(
+                "has scheme `{}`; expected http or https",
+                scheme.to_ascii_lowercase()
+            )
+        })?;
         if rest.contains('?') || rest.contains('#') {
             return Err("has a query or fragment; give only scheme, host, port and path".into());
         }
@@ -66,7 +48,7 @@ impl Url {
         if authority.contains('@') {
             return Err("has user information before the host".into());
         }
-        let (host, port) = split_host_port(authority)?;
+        let Authority { host, port } = Authority::parse(authority).map_err(|e| e.to_string())?;
         let port = port.filter(|p| *p != scheme.default_port());
         Ok(Url {
             scheme,
@@ -96,70 +78,6 @@ impl Url {
             Some(port) => format!("{}:{port}", self.host),
             None => self.host.clone(),
         }
-    }
-}
-
-fn split_host_port(authority: &str) -> Result<(String, Option<u16>), String> {
-    if authority.is_empty() {
-        return Err("has no host".into());
-    }
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (addr, after) = v6.split_once(']').ok_or("has an unterminated `[`")?;
-        if addr.parse::<std::net::Ipv6Addr>().is_err() {
-            return Err(format!("has an invalid IPv6 address `{addr}`"));
-        }
-        let port = match after {
-            "" => None,
-            p => Some(p.strip_prefix(':').ok_or("has junk after `]`")?),
-        };
-        (format!("[{}]", addr.to_ascii_lowercase()), port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h.to_ascii_lowercase(), Some(p)),
-            None => (authority.to_ascii_lowercase(), None),
-        }
-    };
-    if !host.starts_with('[') {
-        validate_hostname(&host)?;
-    }
-    let port = match port {
-        None => None,
-        Some(p) => Some(parse_port(p)?),
-    };
-    Ok((host, port))
-}
-
-fn validate_hostname(host: &str) -> Result<(), String> {
-    if host.is_empty() {
-        return Err("has no host".into());
-    }
-    if host.ends_with('.') {
-        return Err(format!("host `{host}` ends with a dot; remove it"));
-    }
-    let ok = host.split('.').all(|label| {
-        !label.is_empty()
-            && label.len() <= 63
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-    });
-    if !ok || host.len() > 253 {
-        return Err(format!(
-            "host `{host}` is not a valid DNS name or IP address (letters, digits, hyphens and dots)"
-        ));
-    }
-    Ok(())
-}
-
-fn parse_port(p: &str) -> Result<u16, String> {
-    if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("has an invalid port `{p}`"));
-    }
-    match p.parse::<u16>() {
-        Ok(0) | Err(_) => Err(format!("has an invalid port `{p}` (1-65535)")),
-        Ok(port) => Ok(port),
     }
 }
 

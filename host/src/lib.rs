@@ -55,6 +55,9 @@ mod credential;
 mod egress;
 pub mod emulator;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod limits;
 mod policy;
 mod precompiled;

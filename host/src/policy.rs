@@ -14,6 +14,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use azmi_core::address;
+use azmi_core::authority::Authority;
 
 /// The path of the managed-identity token endpoint below an IMDS base URL.
 pub(crate) const IMDS_TOKEN_PATH: &str = "/metadata/identity/oauth2/token";
@@ -27,30 +28,7 @@ pub enum DestinationKind {
     Vault,
 }
 
-/// `http` or `https`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Scheme {
-    /// Plain HTTP (identity endpoints).
-    Http,
-    /// HTTP over TLS (vaults).
-    Https,
-}
-
-impl Scheme {
-    fn as_str(self) -> &'static str {
-        match self {
-            Scheme::Http => "http",
-            Scheme::Https => "https",
-        }
-    }
-
-    fn default_port(self) -> u16 {
-        match self {
-            Scheme::Http => 80,
-            Scheme::Https => 443,
-        }
-    }
-}
+pub(crate) use azmi_core::authority::{Scheme, ip_literal};
 
 /// A SHA-1 certificate thumbprint, for Service Fabric's self-signed
 /// endpoint.
@@ -315,81 +293,35 @@ impl EgressPolicy {
     }
 }
 
-/// Splits `host[:port]` strictly: numeric port in range, no userinfo, ASCII
-/// host without a trailing dot. Returns the lower-case host (IPv6 in
-/// brackets) and the effective port.
+/// Splits `host[:port]` strictly (`azmi_core::authority`, the parser the
+/// component uses too) into the lower-case host (IPv6 in brackets) and the
+/// effective port.
 pub(crate) fn split_authority(authority: &str, scheme: Scheme) -> Result<(String, u16), String> {
-    if authority.contains('@') {
-        return Err(format!("authority `{authority}` carries user information"));
-    }
-    let (host, port) = if authority.starts_with('[') {
-        let end = authority
-            .find(']')
-            .ok_or_else(|| format!("authority `{authority}` is malformed"))?;
-        let (host, rest) = authority.split_at(end + 1);
-        match rest {
-            "" => (host, None),
-            r => (
-                host,
-                Some(
-                    r.strip_prefix(':')
-                        .ok_or_else(|| format!("authority `{authority}` is malformed"))?,
-                ),
-            ),
-        }
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    let port = match port {
-        None => scheme.default_port(),
-        Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => p
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or_else(|| format!("port `{p}` is out of range"))?,
-        Some(p) => return Err(format!("port `{p}` is not a number")),
-    };
-    Ok((normalize_host(host)?, port))
+    let parsed = Authority::parse(authority)
+        .map_err(|why| format!("authority `{}` {why}", shown(authority)))?;
+    let port = parsed.port_or_default(scheme);
+    Ok((parsed.host, port))
 }
 
-/// Lower-cases a host and checks its characters: a DNS name of letters,
-/// digits, hyphens and dots (no trailing dot), an IPv4 literal, or an IPv6
-/// literal in brackets.
+/// Lower-cases a host (no port) and checks it as `split_authority` does.
 pub(crate) fn normalize_host(host: &str) -> Result<String, String> {
-    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        let ip: std::net::Ipv6Addr = inner
-            .parse()
-            .map_err(|_| format!("`{host}` is not an IPv6 address"))?;
-        return Ok(format!("[{ip}]"));
-    }
-    let lower = host.to_ascii_lowercase();
-    let valid = !lower.is_empty()
-        && lower.len() <= 253
-        && !lower.ends_with('.')
-        && lower.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
-    if valid {
-        Ok(lower)
-    } else {
-        Err(format!("`{host}` is not a valid host name"))
+    match Authority::parse(host) {
+        Ok(Authority { host, port: None }) => Ok(host),
+        Ok(_) => Err(format!(
+            "`{}` is a host and a port, not a host",
+            shown(host)
+        )),
+        Err(why) => Err(format!("host `{}` {why}", shown(host))),
     }
 }
 
-/// The IP address a normalized host spells, if it is a literal. Only the
-/// canonical dotted-quad form counts for IPv4: other spellings (`2130706433`,
-/// `0x7f.1`, `017.0.0.1`) are names to the policy, never matched against an
-/// allowed IP, and not resolved by the host.
-pub(crate) fn ip_literal(host: &str) -> Option<IpAddr> {
-    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return inner.parse().ok().map(IpAddr::V6);
-    }
-    host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
+/// A value as a message quotes it: bounded, no control characters.
+fn shown(value: &str) -> String {
+    value
+        .chars()
+        .take(100)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 #[cfg(test)]

@@ -432,3 +432,43 @@ async fn what_a_component_says_is_bounded() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn the_host_checks_the_vault_audience_itself() {
+    // This component's discover-vault names whatever audience it is told
+    // (the secret name): the host must not fetch a token for another
+    // audience on its word.
+    let config = Config::builder()
+        .allow_vault("https://myvault.vault.azure.net")
+        .build()
+        .unwrap();
+    let credential = Credential::new(hostile_runtime(), config);
+    let vault = "https://myvault.vault.azure.net";
+    for audience in ["https://management.azure.com", "http://vault.azure.net"] {
+        let err = credential
+            .get_secret(vault, audience, None, &Identity::SystemAssigned)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidResponse(ref m) if m.contains("no token was fetched")),
+            "{audience}: {err:?}"
+        );
+    }
+    assert_eq!(credential.cache_stats().misses, 0, "no token was asked for");
+    // The vault's own audience passes, and the host goes on to ask this
+    // component for a token, which it cannot give.
+    let err = credential
+        .get_secret(
+            vault,
+            "https://vault.azure.net",
+            None,
+            &Identity::SystemAssigned,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Other(ref m) if m.contains("unknown command")),
+        "{err:?}"
+    );
+    assert_eq!(credential.cache_stats().misses, 1);
+}

@@ -150,7 +150,7 @@ fn endpoints_must_be_local_and_well_formed() {
         ),
         (
             vec![(AZURE_POD_IDENTITY_AUTHORITY_HOST, "http://127.0.0.1:99999")],
-            "out of range",
+            "has an invalid port `99999`",
         ),
         (
             vec![(AZURE_POD_IDENTITY_AUTHORITY_HOST, "http://127.0.0.1/?x=1")],
