@@ -19,7 +19,7 @@ const { JCO_OUT, AZMI_IMDS, IMDS_STALL, IMDS_SLOW } = process.env;
 // Without an override the guest asks 169.254.169.254: never let it.
 for (const url of [AZMI_IMDS, IMDS_STALL, IMDS_SLOW]) assert.match(url ?? "", /^http:\/\/127\.0\.0\.1:\d+$/);
 const VAULT = "https://myvault.vault.azure.net";
-const USER_CLIENT_ID = "a5b6c7d8-e9f0-4a1b-8c2d-3e4f5a6b7c8d"; // host/src/emulator/demo.rs
+const USER_CLIENT_ID = "a5b6c7d8-e9f0-4a1b-8c2d-3e4f5a6b7c8d"; // crates/azmi-emulator/src/demo.rs
 const MYSECRET_VERSION = "c0ffee00c0ffee00c0ffee00c0ffee00";
 const noVault = process.env.VAULT_OK === "1" ? false : "no private network namespace (see ./run)";
 

@@ -42,7 +42,7 @@ from requests.exceptions import SSLError
 SCOPE = "https://vault.azure.net/.default"
 VAULT_HOST = "myvault.vault.azure.net"
 VAULT_URL = f"https://{VAULT_HOST}"
-# The emulator's demo data (host/src/emulator/demo.rs).
+# The emulator's demo data (crates/azmi-emulator/src/demo.rs).
 SYSTEM_CLIENT_ID = "0d5ad0b2-33b4-4e1c-9a52-5c5b0b3d54e8"
 USER_CLIENT_ID = "a5b6c7d8-e9f0-4a1b-8c2d-3e4f5a6b7c8d"
 USER_OBJECT_ID = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"

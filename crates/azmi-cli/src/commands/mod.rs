@@ -1,0 +1,133 @@
+//! One module per subcommand, and what they share: how a command fails,
+//! and the sandbox configuration the common flags describe.
+
+pub(crate) mod completions;
+pub(crate) mod demo;
+pub(crate) mod emulator;
+pub(crate) mod secret;
+pub(crate) mod token;
+
+use azmi::{Config, ConfigBuilder, Credential, Error, Identity, Runtime};
+
+use crate::args::{Common, IdentityArgs};
+
+/// Why a command failed: a usage problem (exit 2) or a failed operation.
+pub(crate) enum Failure {
+    Usage(String),
+    Credential { error: Error, context: Context },
+    Other(String),
+}
+
+/// Which command failed, for the hint after the error.
+#[derive(Clone, Copy)]
+pub(crate) enum Context {
+    Token,
+    Secret,
+}
+
+/// Runs a command's requests within `--timeout`, as one deadline. The
+/// library bounds each operation by the configured timeout already (a
+/// secret read's discovery, token and read together); this is the
+/// command-level guard around it.
+pub(crate) async fn within<T>(
+    common: &Common,
+    context: Context,
+    work: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Failure> {
+    let failed = |error| Failure::Credential { error, context };
+    match tokio::time::timeout(common.timeout.0, work).await {
+        Ok(result) => result.map_err(failed),
+        Err(_) => Err(failed(Error::Timeout(format!(
+            "the command did not finish within {} s (--timeout)",
+            common.timeout
+        )))),
+    }
+}
+
+pub(crate) fn identity(args: &IdentityArgs) -> Identity {
+    match (&args.client_id, &args.object_id, &args.resource_id) {
+        (Some(id), _, _) => Identity::ClientId(id.clone()),
+        (_, Some(id), _) => Identity::ObjectId(id.clone()),
+        (_, _, Some(id)) => Identity::ResourceId(id.clone()),
+        _ => Identity::SystemAssigned,
+    }
+}
+
+/// The sandbox configuration the common flags and the identity variables
+/// of the environment describe, allowing `vault` when given: the CLI allows
+/// exactly the vault a command names.
+pub(crate) fn config_builder(
+    common: &Common,
+    vault: Option<&str>,
+) -> Result<ConfigBuilder, Failure> {
+    let mut builder = Config::builder()
+        .identity_variables_from_env()
+        .arc_agent_present(azmi::arc_agent_installed())
+        .arc_token_dir(&common.arc_token_dir)
+        .timeout(common.timeout.0);
+    if let Some(endpoint) = &common.imds_endpoint {
+        builder = builder.imds_endpoint(endpoint.clone());
+    }
+    if let Some(source) = common.source.0 {
+        builder = builder.source(source);
+    }
+    if let Some(vault) = vault {
+        builder = builder.allow_vault(vault);
+    }
+    for rule in &common.connect_to {
+        builder = builder.connect_to(rule.clone());
+    }
+    if let Some(path) = &common.ca_file {
+        let pem = std::fs::read(path).map_err(|e| {
+            Failure::Usage(format!("cannot read --ca-file {}: {e}", path.display()))
+        })?;
+        builder = builder
+            .add_root_certificates_pem(&pem, &format!("--ca-file {}", path.display()))
+            .map_err(config_failure)?;
+    }
+    Ok(builder)
+}
+
+pub(crate) fn runtime(common: &Common) -> Result<Runtime, Failure> {
+    let mut builder = Runtime::builder();
+    if let Some(path) = &common.component {
+        builder = builder.component_file(path).map_err(config_failure)?;
+    }
+    if let Some(dir) = azmi::default_cache_dir() {
+        builder = builder.cache_dir(dir);
+    }
+    builder.build().map_err(config_failure)
+}
+
+fn credential(
+    common: &Common,
+    vault: Option<&str>,
+    context: Context,
+) -> Result<Credential, Failure> {
+    let runtime = runtime(common)?;
+    let config = config_builder(common, vault)?
+        .build()
+        .map_err(|e| match (e, vault) {
+            // The vault flag is the command's argument, not a sandbox setting.
+            (Error::Config(m), Some(_)) if m.starts_with("the vault") => {
+                Failure::Usage(format!("--vault: {m}"))
+            }
+            (Error::Config(m), _) => Failure::Usage(m),
+            (error, _) => Failure::Credential { error, context },
+        })?;
+    tracing::debug!(
+        target: "azmi::cli",
+        "identity source {}; sandbox policy: {}; component environment: {}",
+        config.source(),
+        config.describe_policy(),
+        config.guest_variables().join(", ")
+    );
+    Ok(Credential::new(runtime, config))
+}
+
+pub(crate) fn config_failure(error: Error) -> Failure {
+    match error {
+        Error::Config(m) => Failure::Usage(m),
+        other => Failure::Other(other.to_string()),
+    }
+}

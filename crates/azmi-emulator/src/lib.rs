@@ -1,0 +1,603 @@
+//! A local emulator of the Azure services azmi talks to, on loopback, for
+//! the demo, the tests and anyone trying azmi off Azure: the identity
+//! endpoint of every managed-identity source (IMDS, Arc, App Service,
+//! App Service 2017, Service Fabric, Cloud Shell) and a Key Vault (HTTPS
+//! with a throw-away CA).
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use azmi_emulator::{Emulator, EmulatorConfig};
+//! use azmi::{Credential, Identity, Runtime};
+//!
+//! let emulator = Emulator::start(EmulatorConfig::demo()).await?;
+//! let config = emulator.config_builder()?.build()?;
+//! let credential = Credential::new(Runtime::new()?, config);
+//! let secret = credential
+//!     .get_secret(&emulator.vault_url(), "mysecret", None, &Identity::SystemAssigned)
+//!     .await?;
+//! assert_eq!(secret.value, "TOPSECRET");
+//! # Ok(())
+//! # }
+//! ```
+
+#![deny(missing_docs)]
+
+mod config;
+pub mod demo;
+mod error;
+mod faults;
+mod imds;
+mod jwt;
+mod keyvault;
+mod pki;
+mod platforms;
+mod server;
+mod tokens;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use azmi_core::Source;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use config::{ArcBehavior, EmulatedIdentity, EmulatedSecret, EmulatorConfig, SecretVersion};
+pub use error::{Error, FaultSyntaxError};
+pub use faults::{ExpiryForm, FAULTS_SHOWN, Fault, parse_fault_list};
+
+use azmi::{Config, ConfigBuilder, ConnectTo};
+
+/// The services the emulator runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// Instance Metadata Service.
+    Imds,
+    /// The Key Vault.
+    Vault,
+    /// The Azure Arc agent.
+    Arc,
+    /// App Service (2019-08-01).
+    AppService,
+    /// App Service 2017-09-01 / Azure ML.
+    AppService2017,
+    /// Service Fabric.
+    ServiceFabric,
+    /// Cloud Shell.
+    CloudShell,
+}
+
+impl Service {
+    /// Every service, in the order the emulator starts them.
+    pub const ALL: [Service; 7] = [
+        Service::Imds,
+        Service::Vault,
+        Service::Arc,
+        Service::AppService,
+        Service::AppService2017,
+        Service::ServiceFabric,
+        Service::CloudShell,
+    ];
+
+    /// The service named `name` (`imds`, `vault`, or another source's
+    /// name: `arc`, `app-service`, …).
+    pub fn from_name(name: &str) -> Option<Service> {
+        Service::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Its name: `vault`, or the name of the source it serves.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Vault => "vault",
+            Service::Imds => Source::Imds.name(),
+            Service::Arc => Source::Arc.name(),
+            Service::AppService => Source::AppService.name(),
+            Service::AppService2017 => Source::AppService2017.name(),
+            Service::ServiceFabric => Source::ServiceFabric.name(),
+            Service::CloudShell => Source::CloudShell.name(),
+        }
+    }
+
+    /// Its place in the per-service tables (the order of `ALL`).
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The identity endpoint's service for `source`.
+    pub fn of(source: Source) -> Service {
+        match source {
+            Source::Imds => Service::Imds,
+            Source::Arc => Service::Arc,
+            Source::AppService => Service::AppService,
+            Source::AppService2017 => Service::AppService2017,
+            Source::ServiceFabric => Service::ServiceFabric,
+            Source::CloudShell => Service::CloudShell,
+        }
+    }
+}
+
+/// The Arc agent's key files: each challenge writes a fresh one, each
+/// accepted key is used once and deleted.
+struct ArcKeys {
+    dir: PathBuf,
+    issued: Mutex<HashMap<String, PathBuf>>,
+}
+
+impl ArcKeys {
+    /// Writes a new key file; returns its path as the agent names it.
+    fn issue(&self) -> Result<String, Error> {
+        let name = format!("{}.key", random_hex(8)?);
+        let key = random_hex(32)?;
+        let path = self.dir.join(&name);
+        write_private(&path, key.as_bytes())
+            .map_err(|e| Error::setup("an Arc key file", format!("{}: {e}", path.display())))?;
+        self.issued
+            .lock()
+            .map_err(|_| Error::setup("an Arc key file", "a lock was poisoned".into()))?
+            .insert(key, path);
+        Ok(format!("{}/{name}", azmi_core::ARC_TOKEN_DIR))
+    }
+
+    /// Accepts `key` once.
+    fn redeem(&self, key: &str) -> bool {
+        let Ok(mut issued) = self.issued.lock() else {
+            return false;
+        };
+        match issued.remove(key) {
+            Some(path) => {
+                let _ = std::fs::remove_file(path);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+fn random_hex(bytes: usize) -> Result<String, Error> {
+    let mut buf = vec![0u8; bytes];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut buf)
+        .map_err(|_| Error::setup("random values", "the system has no randomness".into()))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Writes a file only its owner can read, as the Arc agent's keys are.
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents)
+}
+
+struct State {
+    config: EmulatorConfig,
+    signer: jwt::Signer,
+    counters: [AtomicU64; SERVICES],
+    connections: [AtomicU64; SERVICES],
+    open_connections: Arc<[AtomicU64; SERVICES]>,
+    arc_keys: ArcKeys,
+    /// App Service's and Service Fabric's `IDENTITY_HEADER`.
+    identity_header: String,
+    /// App Service 2017's `MSI_SECRET`.
+    msi_secret: String,
+    faults: faults::Faults,
+}
+
+/// How many services the emulator runs (`Service::ALL`).
+const SERVICES: usize = Service::ALL.len();
+
+impl State {
+    fn count(&self, service: Service) {
+        self.counters[service.index()].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A running emulator. Its services stop when it is dropped.
+pub struct Emulator {
+    /// Where each service listens, by `Service::index`.
+    addrs: [SocketAddr; SERVICES],
+    vault_host: String,
+    pin: ConnectTo,
+    ca_pem: String,
+    service_fabric_thumbprint: String,
+    state: Arc<State>,
+    tasks: Vec<JoinHandle<()>>,
+    _arc_dir: Option<tempfile::TempDir>,
+}
+
+type HandlerFn = fn(&Arc<State>, &http::Request<bytes::Bytes>) -> http::Response<server::Body>;
+
+/// Which certificate a service serves, if any.
+#[derive(Clone, Copy)]
+enum Tls {
+    Plain,
+    /// The vault's, issued by the emulator's CA.
+    Vault,
+    /// Service Fabric's self-signed one, trusted by thumbprint.
+    SelfSigned,
+}
+
+/// One emulated service: its name in messages, where it listens, what it
+/// serves over, and its handler.
+struct ServiceSpec {
+    service: Service,
+    what: &'static str,
+    listen: fn(&EmulatorConfig) -> SocketAddr,
+    tls: Tls,
+    handler: HandlerFn,
+}
+
+fn platform(config: &EmulatorConfig) -> SocketAddr {
+    SocketAddr::new(config.platform_ip, 0)
+}
+
+/// Every service, in the order of `Service::ALL`.
+const SPECS: [ServiceSpec; SERVICES] = [
+    ServiceSpec {
+        service: Service::Imds,
+        what: "IMDS",
+        listen: |c| c.imds_listen,
+        tls: Tls::Plain,
+        handler: imds::handle,
+    },
+    ServiceSpec {
+        service: Service::Vault,
+        what: "Key Vault",
+        listen: |c| c.vault_listen,
+        tls: Tls::Vault,
+        handler: keyvault::handle,
+    },
+    ServiceSpec {
+        service: Service::Arc,
+        what: "Azure Arc",
+        listen: platform,
+        tls: Tls::Plain,
+        handler: platforms::arc,
+    },
+    ServiceSpec {
+        service: Service::AppService,
+        what: "App Service",
+        listen: platform,
+        tls: Tls::Plain,
+        handler: platforms::app_service,
+    },
+    ServiceSpec {
+        service: Service::AppService2017,
+        what: "App Service 2017",
+        listen: platform,
+        tls: Tls::Plain,
+        handler: platforms::app_service_2017,
+    },
+    ServiceSpec {
+        service: Service::ServiceFabric,
+        what: "Service Fabric",
+        listen: platform,
+        tls: Tls::SelfSigned,
+        handler: platforms::service_fabric,
+    },
+    ServiceSpec {
+        service: Service::CloudShell,
+        what: "Cloud Shell",
+        listen: platform,
+        tls: Tls::Plain,
+        handler: platforms::cloud_shell,
+    },
+];
+
+/// Counts `service`'s connections, and those still open: the guard it
+/// returns lives as long as the connection.
+fn accepted(state: &Arc<State>, service: Service) -> impl Fn() -> OpenConnection + Send + 'static {
+    let state = state.clone();
+    move || {
+        state.connections[service.index()].fetch_add(1, Ordering::Relaxed);
+        state.open_connections[service.index()].fetch_add(1, Ordering::Relaxed);
+        OpenConnection {
+            open: state.open_connections.clone(),
+            index: service.index(),
+        }
+    }
+}
+
+/// One open connection of a service; closing it (dropping this) counts it.
+pub(crate) struct OpenConnection {
+    open: Arc<[AtomicU64; SERVICES]>,
+    index: usize,
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.open[self.index].fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// `service`'s handler: counts the request, then answers it with the next
+/// queued fault applied (or plainly).
+fn handler(state: &Arc<State>, service: Service, f: HandlerFn) -> server::Handler {
+    let state = state.clone();
+    Arc::new(move |request| {
+        state.count(service);
+        let fault = state.faults.next(service).unwrap_or(Fault::Normal);
+        let state = state.clone();
+        Box::pin(async move {
+            faults::apply(fault, service, request.headers(), || f(&state, &request)).await
+        })
+    })
+}
+
+/// A listener with a deep accept queue: under load (thousands of tenants
+/// opening connections while the CPU is busy) a short queue drops SYNs, and
+/// clients see connect timeouts the real services would not cause.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
+impl Emulator {
+    /// Starts every service on the current tokio runtime.
+    ///
+    /// # Errors
+    /// `Error::Listen` naming the address that could not be bound, or
+    /// `Error::Setup` when the certificates, the Arc token directory or the
+    /// vault's pin could not be made.
+    pub async fn start(config: EmulatorConfig) -> Result<Emulator, Error> {
+        let mut listeners = Vec::with_capacity(SERVICES);
+        for spec in &SPECS {
+            let addr = (spec.listen)(&config);
+            let listener = listen(addr).map_err(|source| Error::Listen {
+                addr,
+                service: spec.what,
+                source,
+            })?;
+            let local = listener.local_addr().map_err(|source| Error::Listen {
+                addr,
+                service: spec.what,
+                source,
+            })?;
+            listeners.push((listener, local));
+        }
+        let addrs: [SocketAddr; SERVICES] = std::array::from_fn(|i| listeners[i].1);
+
+        let pki = pki::generate(std::slice::from_ref(&config.vault_host))?;
+        let local_names = vec!["localhost".to_owned(), config.platform_ip.to_string()];
+        let (fabric_tls, service_fabric_thumbprint) = pki::self_signed(&local_names)?;
+        let (arc_dir, temp_dir) = match &config.arc_token_dir {
+            Some(dir) => (dir.clone(), None),
+            None => {
+                let temp = tempfile::Builder::new()
+                    .prefix("azmi-arc-tokens-")
+                    .tempdir()
+                    .map_err(|e| Error::setup("the Arc token directory", e.to_string()))?;
+                (temp.path().to_path_buf(), Some(temp))
+            }
+        };
+        let vault_host = config.vault_host.clone();
+        let vault_addr = addrs[Service::Vault.index()];
+        let pin = ConnectTo::new(
+            &vault_host,
+            443,
+            &vault_addr.ip().to_string(),
+            vault_addr.port(),
+        )
+        .map_err(|e| Error::setup("the vault's connect-to pin", e.to_string()))?;
+        let state = Arc::new(State {
+            config,
+            signer: jwt::Signer::new()?,
+            counters: Default::default(),
+            connections: Default::default(),
+            open_connections: Default::default(),
+            arc_keys: ArcKeys {
+                dir: arc_dir,
+                issued: Mutex::new(HashMap::new()),
+            },
+            identity_header: random_hex(16)?,
+            msi_secret: random_hex(16)?,
+            faults: faults::Faults::default(),
+        });
+        for (service, faults) in &state.config.faults {
+            state.faults.push(*service, faults.iter().cloned());
+        }
+        let acceptor = |config: &Arc<rustls::ServerConfig>| {
+            Some(tokio_rustls::TlsAcceptor::from(config.clone()))
+        };
+        let tasks = listeners
+            .into_iter()
+            .zip(&SPECS)
+            .map(|((listener, _), spec)| {
+                let tls = match spec.tls {
+                    Tls::Plain => None,
+                    Tls::Vault => acceptor(&pki.server_config),
+                    Tls::SelfSigned => acceptor(&fabric_tls),
+                };
+                tokio::spawn(server::serve(
+                    listener,
+                    tls,
+                    handler(&state, spec.service, spec.handler),
+                    accepted(&state, spec.service),
+                ))
+            })
+            .collect();
+        Ok(Emulator {
+            addrs,
+            vault_host,
+            pin,
+            ca_pem: pki.ca_pem,
+            service_fabric_thumbprint,
+            state,
+            tasks,
+            _arc_dir: temp_dir,
+        })
+    }
+
+    /// Where `service` listens.
+    pub fn addr(&self, service: Service) -> SocketAddr {
+        self.addrs[service.index()]
+    }
+
+    /// The IMDS base URL, `http://127.0.0.1:<port>`.
+    pub fn imds_endpoint(&self) -> String {
+        format!("http://{}", self.addr(Service::Imds))
+    }
+
+    /// Where the vault listens.
+    pub fn vault_addr(&self) -> SocketAddr {
+        self.addr(Service::Vault)
+    }
+
+    /// The vault's URL as clients name it, `https://myvault.vault.azure.net`.
+    pub fn vault_url(&self) -> String {
+        format!("https://{}", self.vault_host)
+    }
+
+    /// The pin that sends the vault's name to the emulator.
+    pub fn connect_to(&self) -> ConnectTo {
+        self.pin.clone()
+    }
+
+    /// The CA certificate (PEM) of the vault's certificate.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// The directory the Arc agent writes its key files to; grant it to the
+    /// sandbox (`--arc-token-dir`).
+    pub fn arc_token_dir(&self) -> &Path {
+        &self.state.arc_keys.dir
+    }
+
+    /// The thumbprint of the Service Fabric endpoint's certificate.
+    pub fn service_fabric_thumbprint(&self) -> &str {
+        &self.service_fabric_thumbprint
+    }
+
+    /// Queues faults for `service`'s next requests, after those already
+    /// queued.
+    pub fn inject(&self, service: Service, faults: impl IntoIterator<Item = Fault>) {
+        self.state.faults.push(service, faults);
+    }
+
+    /// Requests `service` has answered so far.
+    pub fn requests(&self, service: Service) -> u64 {
+        self.state.counters[service.index()].load(Ordering::Relaxed)
+    }
+
+    /// Connections `service` has accepted so far (fewer than requests when
+    /// clients keep connections alive).
+    pub fn connections(&self, service: Service) -> u64 {
+        self.state.connections[service.index()].load(Ordering::Relaxed)
+    }
+
+    /// `service`'s connections open now (the client has not closed them).
+    pub fn open_connections(&self, service: Service) -> u64 {
+        self.state.open_connections[service.index()].load(Ordering::Relaxed)
+    }
+
+    /// Token requests served by IMDS so far.
+    pub fn imds_requests(&self) -> u64 {
+        self.requests(Service::Imds)
+    }
+
+    /// Vault requests served so far.
+    pub fn vault_requests(&self) -> u64 {
+        self.requests(Service::Vault)
+    }
+
+    /// The variables a platform sets for `source`, pointing at this
+    /// emulator. They include credentials (`IDENTITY_HEADER`, `MSI_SECRET`).
+    pub fn source_variables(&self, source: Source) -> Vec<(&'static str, String)> {
+        use azmi_core::*;
+        let token_url = |service, path: &str| format!("http://{}{path}", self.addr(service));
+        match source {
+            Source::Imds => vec![(AZURE_POD_IDENTITY_AUTHORITY_HOST, self.imds_endpoint())],
+            Source::Arc => vec![
+                (
+                    IDENTITY_ENDPOINT,
+                    token_url(Service::Arc, platforms::TOKEN_PATH),
+                ),
+                (IMDS_ENDPOINT, format!("http://{}", self.addr(Service::Arc))),
+            ],
+            Source::AppService => vec![
+                (
+                    IDENTITY_ENDPOINT,
+                    token_url(Service::AppService, platforms::APP_SERVICE_PATH),
+                ),
+                (IDENTITY_HEADER, self.state.identity_header.clone()),
+            ],
+            Source::AppService2017 => vec![
+                (
+                    MSI_ENDPOINT,
+                    token_url(Service::AppService2017, platforms::APP_SERVICE_PATH),
+                ),
+                (MSI_SECRET, self.state.msi_secret.clone()),
+            ],
+            Source::ServiceFabric => vec![
+                (
+                    IDENTITY_ENDPOINT,
+                    format!(
+                        "https://{}{}",
+                        self.addr(Service::ServiceFabric),
+                        platforms::TOKEN_PATH
+                    ),
+                ),
+                (IDENTITY_HEADER, self.state.identity_header.clone()),
+                (
+                    IDENTITY_SERVER_THUMBPRINT,
+                    self.service_fabric_thumbprint.clone(),
+                ),
+            ],
+            Source::CloudShell => vec![(
+                MSI_ENDPOINT,
+                token_url(Service::CloudShell, platforms::CLOUD_SHELL_PATH),
+            )],
+        }
+    }
+
+    /// A configuration pointing at this emulator's IMDS and vault: the
+    /// vault allowed and pinned to the emulator, its CA trusted.
+    ///
+    /// # Errors
+    /// Not expected: the CA was generated here.
+    pub fn config_builder(&self) -> Result<ConfigBuilder, azmi::Error> {
+        self.config_builder_for(Source::Imds)
+    }
+
+    /// As `config_builder`, with `source`'s variables set (and, for Arc,
+    /// the emulator's token directory granted).
+    ///
+    /// # Errors
+    /// Not expected: the CA was generated here.
+    pub fn config_builder_for(&self, source: Source) -> Result<ConfigBuilder, azmi::Error> {
+        let builder = self
+            .source_variables(source)
+            .into_iter()
+            .fold(Config::builder(), |b, (name, value)| {
+                b.identity_variable(name, value)
+            })
+            .arc_token_dir(self.arc_token_dir())
+            .allow_vault(self.vault_url())
+            .connect_to(self.connect_to());
+        builder.add_root_certificates_pem(self.ca_pem.as_bytes(), "the emulator's CA")
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

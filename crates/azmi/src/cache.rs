@@ -1,0 +1,247 @@
+//! The host's token cache, one per `Credential`.
+//!
+//! azmi runs each call in a fresh instance, so nothing the component
+//! remembers survives a call; the cache that matters therefore lives here,
+//! outside the sandbox, keyed by source, identity and resource. Hosts that
+//! keep an instance alive get the component's own cache instead (see
+//! `crates/azmi-guest/src/cache.rs`); both follow the same rules
+//! (`azmi_core::freshness`): a token is served while more than five minutes
+//! remain, refreshed from its refresh time, and a failed proactive refresh
+//! leaves the still-valid token in use.
+//!
+//! Concurrent callers of one key share one request: the first becomes the
+//! leader and the others wait for its result, success or error, so a burst
+//! of workers costs the identity endpoint one request, not one each (the
+//! retry storms of azure-sdk-for-net#37166).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use azmi_core::freshness::{Freshness, freshness};
+use tokio::sync::watch;
+
+use crate::{AccessToken, Error, Identity, Source};
+
+/// A cache key: the source, the identity (ids lower-cased), the resource.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Key {
+    pub(crate) source: Source,
+    pub(crate) identity: Identity,
+    pub(crate) resource: String,
+}
+
+/// How the cache has been used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheStats {
+    /// Calls served from the cache.
+    pub hits: u64,
+    /// Calls that fetched a token because none was usable.
+    pub misses: u64,
+    /// Calls that waited for another call's fetch instead of fetching.
+    pub coalesced: u64,
+    /// Proactive refreshes started (the token was still usable).
+    pub refreshes: u64,
+    /// Proactive refreshes that failed; the still-valid token was served.
+    pub refresh_failures: u64,
+    /// Tokens held.
+    pub entries: u64,
+}
+
+type Outcome = Option<Result<AccessToken, Error>>;
+
+#[derive(Default)]
+struct Slot {
+    token: Option<AccessToken>,
+    failed_refresh: Option<u64>,
+    /// The leader's result, while a fetch is in flight.
+    flight: Option<watch::Receiver<Outcome>>,
+}
+
+#[derive(Default)]
+pub(crate) struct TokenCache {
+    slots: Mutex<HashMap<Key, Slot>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    coalesced: AtomicU64,
+    refreshes: AtomicU64,
+    refresh_failures: AtomicU64,
+}
+
+enum Step {
+    Serve(AccessToken),
+    Follow(watch::Receiver<Outcome>),
+    Lead {
+        sender: watch::Sender<Outcome>,
+        fallback: Option<AccessToken>,
+    },
+}
+
+impl TokenCache {
+    /// The token for `key`: cached, or fetched by `fetch` (by this call or
+    /// by a concurrent one).
+    pub(crate) async fn get<F, Fut>(
+        self: &Arc<Self>,
+        key: Key,
+        now: impl Fn() -> u64,
+        fetch: F,
+    ) -> Result<AccessToken, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<AccessToken, Error>>,
+    {
+        let mut fetch = Some(fetch);
+        loop {
+            match self.step(&key, now()) {
+                Step::Serve(token) => {
+                    self.hits.fetch_add(1, Ordering::Relaxed);
+                    return Ok(token);
+                }
+                Step::Follow(mut receiver) => {
+                    self.coalesced.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(outcome) = receiver.wait_for(Option::is_some).await
+                        && let Some(result) = outcome.clone()
+                    {
+                        return result;
+                    }
+                    // The leader was cancelled: look again (and maybe lead).
+                }
+                Step::Lead { sender, fallback } => {
+                    let Some(fetch) = fetch.take() else {
+                        // Only reachable if a lead ended without settling; be safe.
+                        return Err(Error::Other("the token cache lost its fetch".into()));
+                    };
+                    if fallback.is_some() {
+                        self.refreshes.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        self.misses.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let mut guard = FlightGuard {
+                        cache: self.clone(),
+                        key: key.clone(),
+                        armed: true,
+                    };
+                    let result = fetch().await;
+                    guard.armed = false;
+                    let served = self.settle(&key, result, fallback, now());
+                    // Followers get what the leader got, errors included.
+                    let _ = sender.send(Some(served.clone()));
+                    return served;
+                }
+            }
+        }
+    }
+
+    fn step(&self, key: &Key, now: u64) -> Step {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let slot = slots.entry(key.clone()).or_default();
+        // A flight whose leader went away (cancelled) no longer counts.
+        if slot
+            .flight
+            .as_ref()
+            .is_some_and(|r| r.has_changed().is_err())
+        {
+            slot.flight = None;
+        }
+        let mut fallback = None;
+        if let Some(token) = &slot.token {
+            match freshness(token.expires_on, token.refresh_at, now, slot.failed_refresh) {
+                Freshness::Fresh => return Step::Serve(token.clone()),
+                // Someone is refreshing: the current token is still good.
+                Freshness::RefreshDue if slot.flight.is_some() => {
+                    return Step::Serve(token.clone());
+                }
+                Freshness::RefreshDue => fallback = Some(token.clone()),
+                Freshness::Stale => {}
+            }
+        }
+        if let Some(receiver) = &slot.flight {
+            return Step::Follow(receiver.clone());
+        }
+        let (sender, receiver) = watch::channel(None);
+        slot.flight = Some(receiver);
+        Step::Lead { sender, fallback }
+    }
+
+    /// Stores the leader's result; a failed refresh serves the fallback.
+    fn settle(
+        &self,
+        key: &Key,
+        result: Result<AccessToken, Error>,
+        fallback: Option<AccessToken>,
+        now: u64,
+    ) -> Result<AccessToken, Error> {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let slot = slots.entry(key.clone()).or_default();
+        slot.flight = None;
+        match (result, fallback) {
+            (Ok(token), _) => {
+                slot.token = Some(token.clone());
+                slot.failed_refresh = None;
+                Ok(token)
+            }
+            (Err(error), Some(still_valid)) => {
+                tracing::debug!(target: "azmi::cache", "proactive refresh failed, serving the cached token: {}", error.kind());
+                self.refresh_failures.fetch_add(1, Ordering::Relaxed);
+                slot.failed_refresh = Some(now);
+                Ok(still_valid)
+            }
+            (Err(error), None) => Err(error),
+        }
+    }
+
+    /// Drops `key`'s token (a vault refused it).
+    pub(crate) fn forget(&self, key: &Key) {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = slots.get_mut(key) {
+            slot.token = None;
+        }
+    }
+
+    pub(crate) fn stats(&self) -> CacheStats {
+        let entries = self
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .filter(|s| s.token.is_some())
+            .count();
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            coalesced: self.coalesced.load(Ordering::Relaxed),
+            refreshes: self.refreshes.load(Ordering::Relaxed),
+            refresh_failures: self.refresh_failures.load(Ordering::Relaxed),
+            entries: entries as u64,
+        }
+    }
+}
+
+/// Clears the flight if the leader's future is dropped mid-fetch (its
+/// caller timed out), so that the next caller leads instead of waiting.
+struct FlightGuard {
+    cache: Arc<TokenCache>,
+    key: Key,
+    armed: bool,
+}
+
+impl Drop for FlightGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let mut slots = self
+            .cache
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = slots.get_mut(&self.key) {
+            slot.flight = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
