@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use crate::authority::{Authority, AuthorityError, Scheme};
+
 /// Key Vault DNS suffixes of the public, China, US Government and Germany
 /// clouds; a vault host is `<vault-name>.<suffix>`. Managed HSM suffixes
 /// are absent on purpose: an HSM holds keys, not secrets.
@@ -69,6 +71,82 @@ pub fn check_vault_host(host: &str) -> Result<(), VaultHostError> {
     } else {
         Err(VaultHostError::BadName(name.chars().take(64).collect()))
     }
+}
+
+/// Why a vault URL is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VaultUrlError {
+    /// It is not an absolute URL of the form `https://host[:443][/]`.
+    Syntax(&'static str),
+    /// Another scheme than https.
+    NotHttps,
+    /// Its authority is not valid.
+    Authority(AuthorityError),
+    /// A port other than 443.
+    Port(u16),
+    /// A path other than `/`.
+    Path,
+    /// The host is not a Key Vault host.
+    Host(VaultHostError),
+}
+
+impl fmt::Display for VaultUrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VaultUrlError::Syntax(why) => f.write_str(why),
+            VaultUrlError::NotHttps => f.write_str(
+                "is not https; Key Vault is only reached over TLS, and a bearer token is never sent in the clear",
+            ),
+            VaultUrlError::Authority(e) => e.fmt(f),
+            VaultUrlError::Port(port) => write!(
+                f,
+                "names port {port}; Key Vault listens on 443 only (to reach an emulator, map the vault with azmi --connect-to)"
+            ),
+            VaultUrlError::Path => {
+                f.write_str("has a path; give only https://<vault-name>.vault.azure.net")
+            }
+            VaultUrlError::Host(e) => e.fmt(f),
+        }
+    }
+}
+
+/// The one answer to "is this a vault URL": `https://<vault-name>.<suffix>`
+/// with nothing but an optional `:443` and `/` after it (no bare host, no
+/// path, query, fragment or user information). Returns the vault's host,
+/// lower-case.
+pub fn parse_vault_url(input: &str) -> Result<String, VaultUrlError> {
+    use VaultUrlError::Syntax;
+    let input = input.trim();
+    if input.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Syntax("contains whitespace or control characters"));
+    }
+    if input.contains('\\') {
+        return Err(Syntax("contains a backslash"));
+    }
+    let (scheme, rest) = input.split_once("://").ok_or(Syntax(
+        "is not an absolute URL (give https://<vault-name>.vault.azure.net)",
+    ))?;
+    match Scheme::parse(scheme) {
+        Some(Scheme::Https) => {}
+        Some(Scheme::Http) => return Err(VaultUrlError::NotHttps),
+        None => return Err(Syntax("has a scheme other than https")),
+    }
+    if rest.contains(['?', '#']) {
+        return Err(Syntax(
+            "has a query or fragment; give only https://<vault-name>.vault.azure.net",
+        ));
+    }
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let authority = Authority::parse(authority).map_err(VaultUrlError::Authority)?;
+    match authority.port {
+        None | Some(443) => {}
+        Some(port) => return Err(VaultUrlError::Port(port)),
+    }
+    if !matches!(path, "" | "/") {
+        return Err(VaultUrlError::Path);
+    }
+    check_vault_host(&authority.host).map_err(VaultUrlError::Host)?;
+    Ok(authority.host)
 }
 
 /// Vault names: 3-24 letters, digits and hyphens, starting with a letter,

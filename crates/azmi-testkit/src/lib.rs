@@ -38,8 +38,8 @@ pub fn message(error: &azmi::Error) -> String {
         | Error::Timeout(m)
         | Error::ResourceLimit(m)
         | Error::Trap(m)
-        | Error::Config(m)
         | Error::Other(m) => m.clone(),
+        Error::Config(e) => e.message.clone(),
         Error::Unauthorized(e) | Error::Forbidden(e) | Error::NotFound(e) | Error::Service(e) => {
             e.to_string()
         }

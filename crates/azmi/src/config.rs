@@ -5,7 +5,6 @@
 //! then immutable.
 
 mod arc_dir;
-mod endpoints;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -20,8 +19,9 @@ use rustls::pki_types::CertificateDer;
 
 use crate::egress::connect::Connector;
 use crate::egress::{Resolve, SystemResolver};
+use crate::error::Setting;
 use crate::limits::{CallLimits, RequestLimits, RetryPolicy};
-use crate::policy::{self, ConnectTo, EgressPolicy, Scheme};
+use crate::policy::{self, ConnectTo, EgressPolicy};
 use crate::{Error, Identity};
 
 /// The IMDS base URL used when none is configured.
@@ -111,9 +111,13 @@ impl Config {
         self.source
     }
 
-    /// The names of the variables the component is given.
+    /// The names of the variables the component is given (`AZMI_RETRY`
+    /// is set at each call, with what is left of its deadline).
     pub fn guest_variables(&self) -> Vec<&str> {
-        self.guest_env.keys().map(String::as_str).collect()
+        let mut names: Vec<&str> = self.guest_env.keys().map(String::as_str).collect();
+        names.push(azmi_core::AZMI_RETRY);
+        names.sort_unstable();
+        names
     }
 }
 
@@ -329,65 +333,21 @@ impl ConfigBuilder {
             retry,
             identity,
         } = self;
-        for name in identity_env.keys().chain(guest_env.iter().map(|(n, _)| n)) {
-            if !IDENTITY_VARIABLES.contains(&name.as_str()) {
-                return Err(Error::Config(format!(
-                    "`{name}` is not an identity variable; the component may be given only {}",
-                    IDENTITY_VARIABLES.join(", ")
-                )));
-            }
-        }
+        check_variable_names(identity_env.keys().chain(guest_env.iter().map(|(n, _)| n)))?;
         if let Some(endpoint) = imds_endpoint {
             identity_env.insert(IMDS_ENDPOINT_VAR.to_owned(), endpoint);
         }
-        let lookup = |name: &str| identity_env.get(name).cloned();
-        let source =
-            azmi_core::resolve(source, &lookup, arc_agent_present).map_err(|e| match e {
-                DetectError::IdentityEndpointAlone => Error::Unavailable(e.to_string()),
-                other => Error::Config(other.to_string()),
-            })?;
-        if cfg!(windows) && source == Source::Arc {
-            return Err(Error::Config(
-                "Azure Arc on Windows is not supported: the agent names its key files by Windows paths, which the component cannot reach".into(),
-            ));
-        }
-        let (rule, imds_base) = endpoints::endpoint_rule(source, &identity_env)?;
-
-        // The component sees the chosen source's variables, and the choice.
-        let mut env: BTreeMap<String, String> = source
-            .variables()
-            .iter()
-            .filter(|name| **name != IMDS_ENDPOINT_VAR)
-            .filter_map(|name| {
-                identity_env
-                    .get(*name)
-                    .map(|v| ((*name).to_owned(), v.clone()))
-            })
-            .collect();
-        if let Some(base) = imds_base {
-            env.insert(IMDS_ENDPOINT_VAR.to_owned(), base);
-        }
-        env.insert(AZMI_IDENTITY_SOURCE.to_owned(), source.name().to_owned());
-        if !(retry.time_scale > 0.0 && retry.time_scale <= 1.0) {
-            return Err(Error::Config(format!(
-                "the retry time scale {} is not in (0, 1]",
-                retry.time_scale
-            )));
-        }
-        env.insert(azmi_core::AZMI_RETRY.to_owned(), retry.encode(call.timeout));
+        let source = resolve_source(source, &identity_env, arc_agent_present)?;
+        let (rule, imds_base) = policy::rules::endpoint_rule(source, &identity_env)?;
+        let mut env = guest_environment(source, &identity_env, imds_base);
         env.extend(guest_env);
-
+        validate_limits(&call, &retry)?;
         let vaults = vaults
             .iter()
-            .map(|v| parse_vault(v))
+            .map(|v| policy::rules::parse_vault(v))
             .collect::<Result<Vec<_>, _>>()?;
         for pin in &connect_to {
-            check_pin(pin)?;
-        }
-        if call.timeout.is_zero() || call.cpu.is_zero() {
-            return Err(Error::Config(
-                "the call timeout and CPU limit must be greater than zero".into(),
-            ));
+            pin.check_for_vaults()?;
         }
         if source == Source::Arc {
             arc_dir::check(&arc_token_dir)?;
@@ -416,54 +376,85 @@ impl ConfigBuilder {
     }
 }
 
-/// A pin must name a vault on 443: identity endpoints are never pinned.
-fn check_pin(pin: &ConnectTo) -> Result<(), Error> {
-    let refused = |why: String| {
-        Error::Config(format!(
-            "the connect-to pin `{pin}` {why}; pins are for vaults only (<vault-name>.vault.azure.net:443:ADDR:PORT), and identity endpoints are never pinned, so their requests and credentials stay on this machine"
-        ))
-    };
-    if let Err(why) = azmi_core::vault::check_vault_host(&pin.host) {
-        return Err(refused(format!("names `{}`, which {why}", pin.host)));
-    }
-    if pin.port != 443 {
-        return Err(refused(format!(
-            "names port {}; vaults are only reached on 443",
-            pin.port
-        )));
+/// Only identity variables may be given, to the configuration or the
+/// component.
+fn check_variable_names<'a>(names: impl Iterator<Item = &'a String>) -> Result<(), Error> {
+    for name in names {
+        if !IDENTITY_VARIABLES.contains(&name.as_str()) {
+            return Err(Error::config(
+                Setting::Source,
+                Some(name),
+                format!(
+                    "`{name}` is not an identity variable; the component may be given only {}",
+                    IDENTITY_VARIABLES.join(", ")
+                ),
+            ));
+        }
     }
     Ok(())
 }
 
-/// Parses an allowed vault URL (or bare host) into its host name.
-fn parse_vault(raw: &str) -> Result<String, Error> {
-    let invalid = |why: &str| {
-        Error::Config(format!(
-            "the vault `{raw}` {why}; give https://<vault-name>.vault.azure.net"
-        ))
-    };
-    let with_scheme = if raw.contains("://") {
-        raw.trim().to_owned()
-    } else {
-        format!("https://{}", raw.trim())
-    };
-    let uri: http::Uri = with_scheme.parse().map_err(|_| invalid("is not a URL"))?;
-    if uri.scheme_str() != Some("https") {
-        return Err(invalid("is not https"));
-    }
-    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
-        return Err(invalid("has a path or query"));
-    }
-    let authority = uri.authority().ok_or_else(|| invalid("has no host"))?;
-    let (host, port) =
-        policy::split_authority(authority.as_str(), Scheme::Https).map_err(|why| invalid(&why))?;
-    if port != 443 {
-        return Err(invalid(
-            "is not on port 443 (map an emulator with connect-to instead)",
+/// The source `forced`, or the one the variables name.
+fn resolve_source(
+    forced: Option<Source>,
+    identity_env: &BTreeMap<String, String>,
+    arc_agent_present: bool,
+) -> Result<Source, Error> {
+    let lookup = |name: &str| identity_env.get(name).cloned();
+    let source = azmi_core::resolve(forced, &lookup, arc_agent_present).map_err(|e| match e {
+        DetectError::IdentityEndpointAlone => Error::Unavailable(e.to_string()),
+        other => Error::config(Setting::Source, None, other.to_string()),
+    })?;
+    if cfg!(windows) && source == Source::Arc {
+        return Err(Error::config(
+            Setting::Source,
+            Some(source.name()),
+            "Azure Arc on Windows is not supported: the agent names its key files by Windows paths, which the component cannot reach".into(),
         ));
     }
-    azmi_core::vault::check_vault_host(&host).map_err(|why| invalid(&why.to_string()))?;
-    Ok(host)
+    Ok(source)
+}
+
+/// What the component is told: the chosen source's variables (the IMDS
+/// base normalised), and the choice. `AZMI_RETRY` is added per call.
+fn guest_environment(
+    source: Source,
+    identity_env: &BTreeMap<String, String>,
+    imds_base: Option<String>,
+) -> BTreeMap<String, String> {
+    let mut env: BTreeMap<String, String> = source
+        .variables()
+        .iter()
+        .filter(|name| **name != IMDS_ENDPOINT_VAR)
+        .filter_map(|name| {
+            identity_env
+                .get(*name)
+                .map(|v| ((*name).to_owned(), v.clone()))
+        })
+        .collect();
+    if let Some(base) = imds_base {
+        env.insert(IMDS_ENDPOINT_VAR.to_owned(), base);
+    }
+    env.insert(AZMI_IDENTITY_SOURCE.to_owned(), source.name().to_owned());
+    env
+}
+
+fn validate_limits(call: &CallLimits, retry: &RetryPolicy) -> Result<(), Error> {
+    if !(retry.time_scale > 0.0 && retry.time_scale <= 1.0) {
+        return Err(Error::config(
+            Setting::Limits,
+            Some(&retry.time_scale.to_string()),
+            format!("the retry time scale {} is not in (0, 1]", retry.time_scale),
+        ));
+    }
+    if call.timeout.is_zero() || call.cpu.is_zero() {
+        return Err(Error::config(
+            Setting::Limits,
+            None,
+            "the call timeout and CPU limit must be greater than zero".into(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -55,6 +55,64 @@ impl fmt::Display for ServiceError {
     }
 }
 
+/// Which setting a configuration error is about, so that a caller (the
+/// CLI names its flag) can point at it without reading the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Setting {
+    /// An identity variable (`IDENTITY_ENDPOINT`, `MSI_ENDPOINT`,
+    /// `AZURE_POD_IDENTITY_AUTHORITY_HOST`, …; `ConfigBuilder::imds_endpoint`
+    /// sets the last one).
+    Variable(&'static str),
+    /// The identity source, chosen or detected.
+    Source,
+    /// A vault to allow (`ConfigBuilder::allow_vault`).
+    Vault,
+    /// A connect-to pin (`ConfigBuilder::connect_to`).
+    ConnectTo,
+    /// The Arc token directory (`ConfigBuilder::arc_token_dir`).
+    ArcTokenDir,
+    /// Extra trust roots (`ConfigBuilder::add_root_certificates_pem`).
+    TrustRoots,
+    /// A limit of `CallLimits`, `RequestLimits`, `RetryPolicy` or `Pooling`.
+    Limits,
+    /// The component to run (`RuntimeBuilder::component_file`, …).
+    Component,
+    /// The wasm engine and the sandbox around it.
+    Engine,
+}
+
+/// A configuration that cannot work, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+#[non_exhaustive]
+pub struct ConfigError {
+    /// What the error is about.
+    pub setting: Setting,
+    /// The value at fault, when there is one (never a credential).
+    pub value: Option<String>,
+    /// What is wrong and what to do, one line; names the value.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// An error about `setting`, whose value was `value`.
+    pub(crate) fn new(setting: Setting, value: Option<&str>, message: String) -> ConfigError {
+        ConfigError {
+            setting,
+            value: value.map(|v| one_line(v.chars().take(200).collect())),
+            message: one_line(message),
+        }
+    }
+}
+
+impl Error {
+    /// `Error::Config` about `setting`.
+    pub(crate) fn config(setting: Setting, value: Option<&str>, message: String) -> Error {
+        Error::Config(ConfigError::new(setting, value, message))
+    }
+}
+
 /// Why a call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -96,7 +154,7 @@ pub enum Error {
     Trap(String),
     /// The configuration or the component file is not usable.
     #[error("configuration: {0}")]
-    Config(String),
+    Config(ConfigError),
     /// Anything else, such as a TLS failure.
     #[error("{0}")]
     Other(String),

@@ -73,7 +73,7 @@ pub use config::{
 };
 pub use credential::Credential;
 pub use egress::{Resolve, ResolveFuture, StaticResolver, SystemResolver};
-pub use error::{Error, MAX_MESSAGE_BYTES, ServiceError};
+pub use error::{ConfigError, Error, MAX_MESSAGE_BYTES, ServiceError, Setting};
 pub use limits::{CallLimits, RequestLimits, RetryPolicy};
 pub use policy::{ConnectTo, DestinationKind};
 pub use precompiled::default_cache_dir;

@@ -12,9 +12,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::Component;
 use wasmtime::{Engine, Store};
 
-use crate::Error;
 use crate::bindings::CredentialProviderPre;
 use crate::config::Config;
+use crate::error::{Error, Setting};
 use crate::limits::EPOCH_TICK;
 use crate::sandbox::{self, CORE_INSTANCES_PER_CALL, MEMORIES_PER_CALL, State, TABLES_PER_CALL};
 
@@ -126,7 +126,12 @@ impl RuntimeBuilder {
     /// `Error::Config` naming the file when it cannot be read.
     pub fn component_file(mut self, path: &Path) -> Result<RuntimeBuilder, Error> {
         let bytes = std::fs::read(path).map_err(|e| {
-            Error::Config(format!("cannot read the component {}: {e}", path.display()))
+            let shown = path.display().to_string();
+            Error::config(
+                Setting::Component,
+                Some(&shown),
+                format!("cannot read the component {shown}: {e}"),
+            )
         })?;
         self.component = Some((bytes, path.display().to_string()));
         Ok(self)
@@ -171,29 +176,47 @@ impl RuntimeBuilder {
         if let Some(pooling) = self.pooling {
             config.allocation_strategy(pooling_config(pooling)?);
         }
-        let engine = Engine::new(&config)
-            .map_err(|e| Error::Config(format!("cannot create the wasm engine: {e}")))?;
+        let engine = Engine::new(&config).map_err(|e| {
+            Error::config(
+                Setting::Engine,
+                None,
+                format!("cannot create the wasm engine: {e}"),
+            )
+        })?;
         let component =
             crate::precompiled::load_or_compile(&engine, &wasm, self.cache_dir.as_deref())
                 .map_err(|e| {
                     let fix = if self.pooling.is_some() {
-                        " (or it does not fit the pooling allocator's limits: 8 core instances, 1 memory and 4 tables per instance, Pooling::memory_bytes of memory)"
+                        format!(
+                            " (or it does not fit the pooling allocator's limits: {CORE_INSTANCES_PER_CALL} core instances, {MEMORIES_PER_CALL} memory and {TABLES_PER_CALL} tables per instance, Pooling::memory_bytes of memory)"
+                        )
                     } else {
-                        ""
+                        String::new()
                     };
-                    Error::Config(format!(
-                        "{source} is not a valid WebAssembly component{fix}: {e:#}"
-                    ))
+                    Error::config(
+                        Setting::Component,
+                        Some(&source),
+                        format!("{source} is not a valid WebAssembly component{fix}: {e:#}"),
+                    )
                 })?;
-        let linker = sandbox::linker(&engine)
-            .map_err(|e| Error::Config(format!("cannot set up the sandbox: {e:#}")))?;
+        let linker = sandbox::linker(&engine).map_err(|e| {
+            Error::config(
+                Setting::Engine,
+                None,
+                format!("cannot set up the sandbox: {e:#}"),
+            )
+        })?;
         let pre = linker
             .instantiate_pre(&component)
             .and_then(CredentialProviderPre::new)
             .map_err(|e| {
-                Error::Config(format!(
-                    "{source} cannot run in the sandbox (it must export azmi:identity/credentials and import only wasi:io, clocks, filesystem, cli and http): {e:#}"
-                ))
+                Error::config(
+                    Setting::Component,
+                    Some(&source),
+                    format!(
+                        "{source} cannot run in the sandbox (it must export azmi:identity/credentials and import only wasi:io, clocks, filesystem, cli and http): {e:#}"
+                    ),
+                )
             })?;
         let stop_ticker = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), stop_ticker.clone());
@@ -275,10 +298,14 @@ impl Runtime {
         if let Some(pool) = &self.inner.pool
             && config.limits.memory_bytes > pool.memory_bytes
         {
-            return Err(Error::Config(format!(
-                "the call's memory limit ({} bytes) is larger than the runtime's pool slots ({} bytes): lower CallLimits::memory_bytes or raise Pooling::memory_bytes",
-                config.limits.memory_bytes, pool.memory_bytes
-            )));
+            return Err(Error::config(
+                Setting::Limits,
+                Some(&config.limits.memory_bytes.to_string()),
+                format!(
+                    "the call's memory limit ({} bytes) is larger than the runtime's pool slots ({} bytes): lower CallLimits::memory_bytes or raise Pooling::memory_bytes",
+                    config.limits.memory_bytes, pool.memory_bytes
+                ),
+            ));
         }
         let mut store = Store::new(&self.inner.engine, State::new(config, remaining)?);
         store.limiter(|state| &mut state.limiter);
@@ -324,7 +351,9 @@ impl Runtime {
 /// so 1,000 instances reserve about 4 TiB of it, unbacked.
 fn pooling_config(pooling: Pooling) -> Result<wasmtime::PoolingAllocationConfig, Error> {
     if pooling.instances == 0 {
-        return Err(Error::Config(
+        return Err(Error::config(
+            Setting::Limits,
+            Some("0"),
             "Pooling::instances is 0: no call could ever run; use at least 1".into(),
         ));
     }

@@ -13,9 +13,9 @@ use wasmtime_wasi_http::p2::bindings::http;
 use wasmtime_wasi_http::p2::types::{HostFutureIncomingResponse, HostOutgoingRequest};
 use wasmtime_wasi_http::{RequestOptions, WasiHttp, WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::Error;
 use crate::config::{ARC_TOKEN_DIR, Config};
 use crate::egress::{EgressHooks, EgressLog};
+use crate::error::{Error, Setting};
 
 /// Bytes of the component's stderr kept for diagnostics (`-v`).
 const STDERR_CAPACITY: usize = 4096;
@@ -144,10 +144,14 @@ pub(crate) fn wasi_ctx(
         .allow_ip_name_lookup(false);
     if let Some(dir) = arc_token_dir {
         builder.preopened_dir(dir, ARC_TOKEN_DIR, FsPerms::ReadOnly).map_err(|e| {
-            Error::Config(format!(
-                "cannot grant the Arc token directory {}: {e:#}; run as root or as a member of the himds group, or point --arc-token-dir at the agent's directory",
-                dir.display()
-            ))
+            let shown = dir.display().to_string();
+            Error::config(
+                Setting::ArcTokenDir,
+                Some(&shown),
+                format!(
+                    "cannot grant the Arc token directory {shown}: {e:#}; run as root or as a member of the himds group, or point --arc-token-dir at the agent's directory"
+                ),
+            )
         })?;
     }
     Ok(builder.build())

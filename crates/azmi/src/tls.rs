@@ -8,7 +8,7 @@ use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
-use crate::Error;
+use crate::error::{Error, Setting};
 use crate::policy::Thumbprint;
 
 /// Parses every certificate in a PEM bundle. `source` names it in errors.
@@ -19,14 +19,18 @@ pub(crate) fn parse_pem_certificates(
     let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| {
-            Error::Config(format!(
-                "{source} is not a valid PEM certificate bundle: {e}"
-            ))
+            Error::config(
+                Setting::TrustRoots,
+                Some(source),
+                format!("{source} is not a valid PEM certificate bundle: {e}"),
+            )
         })?;
     if certs.is_empty() {
-        return Err(Error::Config(format!(
-            "{source} contains no PEM certificate (-----BEGIN CERTIFICATE-----)"
-        )));
+        return Err(Error::config(
+            Setting::TrustRoots,
+            Some(source),
+            format!("{source} contains no PEM certificate (-----BEGIN CERTIFICATE-----)"),
+        ));
     }
     Ok(certs)
 }
@@ -39,7 +43,11 @@ pub(crate) fn client_config(
     };
     for cert in extra_roots {
         roots.add(cert.clone()).map_err(|e| {
-            Error::Config(format!("a CA certificate was refused as a trust root: {e}"))
+            Error::config(
+                Setting::TrustRoots,
+                None,
+                format!("a CA certificate was refused as a trust root: {e}"),
+            )
         })?;
     }
     // An explicit provider: the process-wide default is ambiguous when more
@@ -47,7 +55,7 @@ pub(crate) fn client_config(
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Config(format!("TLS setup failed: {e}")))?
+        .map_err(|e| Error::config(Setting::Engine, None, format!("TLS setup failed: {e}")))?
         .with_root_certificates(roots)
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -70,7 +78,7 @@ pub(crate) fn pinned_client_config(
     });
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Config(format!("TLS setup failed: {e}")))?
+        .map_err(|e| Error::config(Setting::Engine, None, format!("TLS setup failed: {e}")))?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();

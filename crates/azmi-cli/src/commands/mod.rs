@@ -7,7 +7,7 @@ pub(crate) mod emulator;
 pub(crate) mod secret;
 pub(crate) mod token;
 
-use azmi::{Config, ConfigBuilder, Credential, Error, Identity, Runtime};
+use azmi::{Config, ConfigBuilder, Credential, Error, Identity, Runtime, Setting};
 
 use crate::args::{Common, IdentityArgs};
 
@@ -107,13 +107,9 @@ fn credential(
     let runtime = runtime(common)?;
     let config = config_builder(common, vault)?
         .build()
-        .map_err(|e| match (e, vault) {
-            // The vault flag is the command's argument, not a sandbox setting.
-            (Error::Config(m), Some(_)) if m.starts_with("the vault") => {
-                Failure::Usage(format!("--vault: {m}"))
-            }
-            (Error::Config(m), _) => Failure::Usage(m),
-            (error, _) => Failure::Credential { error, context },
+        .map_err(|e| match e {
+            Error::Config(e) => usage(&e),
+            error => Failure::Credential { error, context },
         })?;
     tracing::debug!(
         target: "azmi::cli",
@@ -127,7 +123,24 @@ fn credential(
 
 pub(crate) fn config_failure(error: Error) -> Failure {
     match error {
-        Error::Config(m) => Failure::Usage(m),
+        Error::Config(e) => usage(&e),
         other => Failure::Other(other.to_string()),
     }
+}
+
+/// A configuration error as a usage error, naming the flag it came from
+/// when one sets that setting (variables are named in the message).
+fn usage(error: &azmi::ConfigError) -> Failure {
+    let flag = match error.setting {
+        Setting::Vault => Some("--vault"),
+        Setting::ConnectTo => Some("--connect-to"),
+        Setting::ArcTokenDir => Some("--arc-token-dir"),
+        Setting::TrustRoots => Some("--ca-file"),
+        Setting::Component => Some("--component"),
+        _ => None,
+    };
+    Failure::Usage(match flag {
+        Some(flag) => format!("{flag}: {}", error.message),
+        None => error.message.clone(),
+    })
 }

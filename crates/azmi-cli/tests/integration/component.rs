@@ -1,6 +1,6 @@
 //! The component as an artefact: what it imports, and loading other builds.
 
-use azmi::{Error, Runtime};
+use azmi::{Error, Runtime, Setting};
 use azmi_testkit::assert_error;
 
 use crate::support::{azmi, emulator, stderr, stdout};
@@ -34,11 +34,16 @@ fn imports_only_standard_wasi_0_2() {
 fn a_file_that_is_not_a_component_is_refused_by_name() {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), b"\0asm but not really").unwrap();
+    let path = file.path().display().to_string();
     let err = Runtime::from_component_file(file.path()).unwrap_err();
-    assert!(
-        matches!(err, Error::Config(ref m) if m.contains(&file.path().display().to_string()) && m.contains("not a valid WebAssembly component")),
-        "{err:?}"
+    let Error::Config(config) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (config.setting, config.value.as_deref()),
+        (Setting::Component, Some(path.as_str()))
     );
+    assert_error!(err, Error::Config(_), "not a valid WebAssembly component");
     let err =
         Runtime::from_component_file(std::path::Path::new("/nonexistent/azmi.wasm")).unwrap_err();
     assert_error!(err, Error::Config(_), "cannot read");

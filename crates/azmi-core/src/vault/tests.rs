@@ -131,3 +131,40 @@ fn audiences_must_be_the_vaults_cloud() {
         );
     }
 }
+
+#[test]
+fn one_answer_to_is_this_a_vault_url() {
+    for (url, host) in [
+        ("https://myvault.vault.azure.net", "myvault.vault.azure.net"),
+        (
+            "https://MyVault.Vault.Azure.Net/",
+            "myvault.vault.azure.net",
+        ),
+        (
+            "https://myvault.vault.azure.net:443",
+            "myvault.vault.azure.net",
+        ),
+        (" https://kv-cn1.vault.azure.cn ", "kv-cn1.vault.azure.cn"),
+    ] {
+        assert_eq!(parse_vault_url(url).as_deref(), Ok(host), "{url}");
+    }
+    for (url, why) in [
+        ("myvault.vault.azure.net", "absolute URL"),
+        ("http://myvault.vault.azure.net", "not https"),
+        ("ftp://myvault.vault.azure.net", "other than https"),
+        ("https://myvault.vault.azure.net:8443", "port 8443"),
+        ("https://myvault.vault.azure.net/secrets/x", "has a path"),
+        ("https://myvault.vault.azure.net?x", "query"),
+        ("https://myvault.vault.azure.net#x", "query or fragment"),
+        ("https://user@myvault.vault.azure.net", "user information"),
+        ("https://myvault.vault.azure.net.", "dot"),
+        ("https://my vault.vault.azure.net", "whitespace"),
+        ("https://myvault.vault.azure.net\\x", "backslash"),
+        ("https://evilvault.azure.net", "not a Key Vault host"),
+        ("https://hsm.managedhsm.azure.net", "Managed HSM"),
+        ("https://a.b.vault.azure.net", "vault name"),
+    ] {
+        let err = parse_vault_url(url).unwrap_err();
+        assert!(err.to_string().contains(why), "{url}: {err}");
+    }
+}

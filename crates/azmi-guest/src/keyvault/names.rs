@@ -2,7 +2,6 @@
 //! by the rules the host's allow-list applies too (`azmi_core::vault`).
 
 use crate::error::{Error, sanitize_message};
-use crate::url::{Scheme, Url};
 
 /// A validated vault: `https://<name>.<suffix>` on port 443.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,26 +13,14 @@ impl Vault {
     /// Parses and validates a vault URL. The suffix must follow a dot, so
     /// `evilvault.azure.net` is not a vault.
     pub(crate) fn parse(input: &str) -> Result<Vault, Error> {
-        let shown = sanitize_message(input, None);
-        let invalid = |why: &str| Error::InvalidArgument(format!("the vault URL `{shown}` {why}"));
-        let url = Url::parse(input.trim()).map_err(|why| invalid(&why))?;
-        if url.scheme != Scheme::Https {
-            return Err(invalid(
-                "is not https; Key Vault is only reached over TLS, and a bearer token is never sent in the clear",
-            ));
-        }
-        if url.port.is_some() {
-            return Err(invalid(
-                "names a port; Key Vault listens on 443 only (to reach an emulator, map the vault with azmi --connect-to)",
-            ));
-        }
-        if !url.base_path().is_empty() {
-            return Err(invalid(
-                "has a path; give only https://<vault-name>.vault.azure.net",
-            ));
-        }
-        azmi_core::vault::check_vault_host(&url.host).map_err(|why| invalid(&why.to_string()))?;
-        Ok(Vault { host: url.host })
+        azmi_core::vault::parse_vault_url(input)
+            .map(|host| Vault { host })
+            .map_err(|why| {
+                Error::InvalidArgument(format!(
+                    "the vault URL `{}` {why}",
+                    sanitize_message(input, None)
+                ))
+            })
     }
 
     /// The vault's host name, lower-case.

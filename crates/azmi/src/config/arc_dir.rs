@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use crate::Error;
+use crate::error::{Error, Setting};
 
 /// The agent's account, which owns its token directory.
 const AGENT_USER: &str = "himds";
@@ -25,10 +25,14 @@ pub(super) fn check(dir: &Path) -> Result<(), Error> {
         return Ok(());
     };
     let refused = |why: String| {
-        Error::Config(format!(
-            "the Arc token directory {} {why}; azmi grants it to the component and sends the key it holds, so it must be the agent's own directory (default /var/opt/azcmagent/tokens): point --arc-token-dir (AZMI_ARC_TOKEN_DIR) at it",
-            dir.display()
-        ))
+        let shown = dir.display().to_string();
+        Error::config(
+            Setting::ArcTokenDir,
+            Some(&shown),
+            format!(
+                "the Arc token directory {shown} {why}; azmi grants it to the component and sends the key it holds, so it must be the agent's own directory (default /var/opt/azcmagent/tokens): point --arc-token-dir (AZMI_ARC_TOKEN_DIR) at it"
+            ),
+        )
     };
     if !meta.is_dir() {
         return Err(refused("is not a directory".into()));
@@ -100,7 +104,7 @@ mod tests {
             mode(bad);
             let err = check(dir.path()).unwrap_err();
             assert!(
-                matches!(err, Error::Config(ref m) if m.contains("writable by every user")),
+                matches!(err, Error::Config(ref m) if m.message.contains("writable by every user")),
                 "{bad:o}: {err:?}"
             );
         }
@@ -111,14 +115,14 @@ mod tests {
             std::os::unix::fs::chown(dir.path(), Some(12345), None).unwrap();
             let err = check(dir.path()).unwrap_err();
             assert!(
-                matches!(err, Error::Config(ref m) if m.contains("owned by uid 12345")),
+                matches!(err, Error::Config(ref m) if m.message.contains("owned by uid 12345")),
                 "{err:?}"
             );
             std::os::unix::fs::chown(dir.path(), Some(0), Some(12345)).unwrap();
             mode(0o770);
             let err = check(dir.path()).unwrap_err();
             assert!(
-                matches!(err, Error::Config(ref m) if m.contains("writable by its group (gid 12345")),
+                matches!(err, Error::Config(ref m) if m.message.contains("writable by its group (gid 12345")),
                 "{err:?}"
             );
             std::os::unix::fs::chown(dir.path(), None, Some(0)).unwrap();
@@ -129,7 +133,7 @@ mod tests {
         std::fs::write(&file, "k").unwrap();
         let err = check(&file).unwrap_err();
         assert!(
-            matches!(err, Error::Config(ref m) if m.contains("not a directory")),
+            matches!(err, Error::Config(ref m) if m.message.contains("not a directory")),
             "{err:?}"
         );
         // Nothing there: the per-call grant says why.

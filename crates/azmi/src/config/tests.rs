@@ -1,4 +1,6 @@
 use super::*;
+use crate::error::ConfigError;
+use crate::policy::rules::parse_vault;
 use azmi_core::{
     IDENTITY_ENDPOINT, IDENTITY_HEADER, IDENTITY_SERVER_THUMBPRINT, IMDS_ENDPOINT, MSI_ENDPOINT,
     MSI_SECRET,
@@ -180,9 +182,17 @@ fn endpoints_must_be_local_and_well_formed() {
             "IDENTITY_SERVER_THUMBPRINT: `0123` is not a SHA-1 thumbprint",
         ),
     ] {
-        let Err(Error::Config(message)) = build(&vars) else {
+        let Err(Error::Config(ConfigError {
+            setting, message, ..
+        })) = build(&vars)
+        else {
             panic!("{vars:?} accepted")
         };
+        // The error is about one of the variables given, by name.
+        assert!(
+            matches!(setting, Setting::Variable(name) if vars.iter().any(|(n, _)| *n == name)),
+            "{vars:?}: {setting:?}"
+        );
         assert!(message.contains(why), "{vars:?}: {message}");
     }
 }
@@ -234,9 +244,16 @@ fn ipv6_forms_that_leave_the_machine_are_refused_in_every_variable() {
             ),
         ] {
             let vars: Vec<(&str, &str)> = vars.iter().map(|(n, v)| (*n, v.as_str())).collect();
-            let Err(Error::Config(message)) = build(&vars) else {
+            let Err(Error::Config(ConfigError {
+                setting,
+                value,
+                message,
+            })) = build(&vars)
+            else {
                 panic!("{vars:?} accepted")
             };
+            assert_eq!(setting, Setting::Variable(variable));
+            assert_eq!(value.as_deref(), Some(vars[0].1));
             assert!(
                 message.starts_with(&format!("{variable}=`"))
                     && message.contains(&format!("is a {form} IPv6 address")),
@@ -276,7 +293,7 @@ fn pins_are_for_vaults_only() {
         "login.microsoftonline.com:443:127.0.0.1:1",
         "myvault.vault.azure.net:8443:127.0.0.1:1", // a vault, but not on 443
     ] {
-        let Err(Error::Config(message)) = pinned(pin) else {
+        let Err(Error::Config(ConfigError { message, .. })) = pinned(pin) else {
             panic!("{pin} accepted")
         };
         assert!(
@@ -306,7 +323,7 @@ fn forcing_and_detection_failures_are_explained() {
         .build()
         .unwrap_err();
     assert!(
-        matches!(err, Error::Config(ref m) if m.contains("needs IDENTITY_ENDPOINT")),
+        matches!(err, Error::Config(ref m) if m.message.contains("needs IDENTITY_ENDPOINT")),
         "{err:?}"
     );
     let err = build(&[(IDENTITY_ENDPOINT, "http://127.0.0.1:1/t")]).unwrap_err();
@@ -327,10 +344,14 @@ fn vaults_must_be_key_vault_hosts_on_443() {
         parse_vault("https://MyVault.vault.azure.net/").unwrap(),
         "myvault.vault.azure.net"
     );
-    assert_eq!(
-        parse_vault("myvault.vault.azure.net").unwrap(),
-        "myvault.vault.azure.net"
-    );
+    // A bare host is not a vault URL, here as in the component.
+    assert!(matches!(
+        parse_vault("myvault.vault.azure.net"),
+        Err(Error::Config(ConfigError {
+            setting: Setting::Vault,
+            ..
+        }))
+    ));
     for bad in [
         "http://myvault.vault.azure.net",
         "https://myvault.vault.azure.net:8443",
@@ -349,7 +370,7 @@ fn only_identity_variables_are_accepted() {
         .build()
         .unwrap_err();
     assert!(
-        matches!(err, Error::Config(ref m) if m.contains("PATH") && m.contains(IMDS_ENDPOINT_VAR)),
+        matches!(err, Error::Config(ref m) if m.message.contains("PATH") && m.message.contains(IMDS_ENDPOINT_VAR)),
         "{err:?}"
     );
     let err = Config::builder()

@@ -1,6 +1,7 @@
-//! The identity endpoint each source uses, turned into the one egress rule
-//! that allows it: from the source's own variable, loopback or link-local
-//! only, exactly that method, scheme, host, port and path.
+//! The allow-list's rules, built from a configuration: the identity
+//! endpoint each source uses, turned into the one rule that allows it (from
+//! the source's own variable, on this machine or its link only, exactly
+//! that method, scheme, host, port and path), and the vaults.
 
 use std::collections::BTreeMap;
 
@@ -11,22 +12,24 @@ use azmi_core::{
 
 use azmi_core::address;
 
-use crate::Error;
+use crate::error::{Error, Setting};
 use crate::policy::{self, EndpointRule, IMDS_TOKEN_PATH, Scheme, TlsTrust};
 
 /// The rule for `source`, whose variables are in `env`; and, for IMDS, the
 /// normalised base URL the component should be told (`None` for the
 /// default).
-pub(super) fn endpoint_rule(
+pub(crate) fn endpoint_rule(
     source: Source,
     env: &BTreeMap<String, String>,
 ) -> Result<(EndpointRule, Option<String>), Error> {
     let var = |name: &str| env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
     let required = |name: &'static str| {
         var(name).ok_or_else(|| {
-            Error::Config(format!(
-                "the {source} source needs {name}, which is not set"
-            ))
+            Error::config(
+                Setting::Variable(name),
+                None,
+                format!("the {source} source needs {name}, which is not set"),
+            )
         })
     };
     let get = http::Method::GET;
@@ -80,8 +83,14 @@ pub(super) fn endpoint_rule(
                 get,
                 &[Scheme::Https],
             )?;
-            let thumbprint = crate::tls::parse_thumbprint(required(IDENTITY_SERVER_THUMBPRINT)?)
-                .map_err(|why| Error::Config(format!("{IDENTITY_SERVER_THUMBPRINT}: {why}")))?;
+            let raw = required(IDENTITY_SERVER_THUMBPRINT)?;
+            let thumbprint = crate::tls::parse_thumbprint(raw).map_err(|why| {
+                Error::config(
+                    Setting::Variable(IDENTITY_SERVER_THUMBPRINT),
+                    Some(raw),
+                    format!("{IDENTITY_SERVER_THUMBPRINT}: {why}"),
+                )
+            })?;
             rule.trust = TlsTrust::Pinned(thumbprint);
             Ok((rule, None))
         }
@@ -99,12 +108,18 @@ fn base_url(rule: &EndpointRule, base_path: &str) -> String {
 
 /// Parses endpoint `raw` from variable `var` into a rule and its path.
 fn parse(
-    var: &str,
+    var: &'static str,
     raw: &str,
     method: http::Method,
     schemes: &[Scheme],
 ) -> Result<(EndpointRule, String), Error> {
-    let invalid = |why: &str| Error::Config(format!("{var}=`{raw}` {why}"));
+    let invalid = |why: &str| {
+        Error::config(
+            Setting::Variable(var),
+            Some(raw),
+            format!("{var}=`{raw}` {why}"),
+        )
+    };
     let uri: http::Uri = raw.parse().map_err(|_| invalid("is not a URL"))?;
     let scheme = match uri.scheme_str() {
         Some("http") => Scheme::Http,
@@ -159,4 +174,16 @@ fn parse(
         trust: TlsTrust::WebPki,
     };
     Ok((rule, path))
+}
+
+/// Parses an allowed vault URL into its host name, by the rule the
+/// component applies to the URLs it is given (`azmi_core::vault`).
+pub(crate) fn parse_vault(raw: &str) -> Result<String, Error> {
+    azmi_core::vault::parse_vault_url(raw).map_err(|why| {
+        Error::config(
+            Setting::Vault,
+            Some(raw),
+            format!("the vault `{raw}` {why}; give https://<vault-name>.vault.azure.net"),
+        )
+    })
 }

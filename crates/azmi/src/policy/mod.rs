@@ -11,9 +11,7 @@
 //! pinned a vault's address with `connect-to`.
 
 use std::fmt;
-use std::net::IpAddr;
 
-use azmi_core::address;
 use azmi_core::authority::Authority;
 
 /// The path of the managed-identity token endpoint below an IMDS base URL.
@@ -28,7 +26,13 @@ pub enum DestinationKind {
     Vault,
 }
 
+mod address;
+mod connect_to;
+pub(crate) mod rules;
+
+pub(crate) use address::AddressRule;
 pub(crate) use azmi_core::authority::{Scheme, ip_literal};
+pub use connect_to::ConnectTo;
 
 /// A SHA-1 certificate thumbprint, for Service Fabric's self-signed
 /// endpoint.
@@ -73,111 +77,6 @@ impl fmt::Display for EndpointRule {
     }
 }
 
-/// `HOST:PORT:ADDR:PORT2`, as curl's `--connect-to`: a request for
-/// HOST:PORT connects to ADDR:PORT2 instead. TLS still verifies HOST. The
-/// operator chose ADDR, so its address class is not checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectTo {
-    pub(crate) host: String,
-    pub(crate) port: u16,
-    pub(crate) target_host: String,
-    pub(crate) target_port: u16,
-}
-
-impl ConnectTo {
-    /// A pin of `host:port` to `target_host:target_port`, checked as the
-    /// `HOST:PORT:ADDR:PORT2` text is (hosts normalized, ports 1-65535).
-    ///
-    /// # Errors
-    /// `Error::Config` naming the part that is not valid.
-    pub fn new(
-        host: &str,
-        port: u16,
-        target_host: &str,
-        target_port: u16,
-    ) -> Result<ConnectTo, crate::Error> {
-        format!(
-            "{}:{port}:{}:{target_port}",
-            bracket(host),
-            bracket(target_host)
-        )
-        .parse()
-        .map_err(crate::Error::Config)
-    }
-
-    /// The host:port whose requests are pinned.
-    pub fn host(&self) -> (&str, u16) {
-        (&self.host, self.port)
-    }
-
-    /// Where they connect instead.
-    pub fn target(&self) -> (&str, u16) {
-        (&self.target_host, self.target_port)
-    }
-}
-
-/// An IPv6 address in brackets, anything else as it is.
-fn bracket(host: &str) -> String {
-    if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]")
-    } else {
-        host.to_owned()
-    }
-}
-
-impl std::str::FromStr for ConnectTo {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<ConnectTo, String> {
-        let usage = || {
-            format!(
-                "`{s}` is not HOST:PORT:ADDR:PORT2 (for example myvault.vault.azure.net:443:127.0.0.1:8443; IPv6 in brackets)"
-            )
-        };
-        let mut parts = Vec::new();
-        let mut rest = s;
-        while !rest.is_empty() {
-            let (part, after) = if let Some(v6) = rest.strip_prefix('[') {
-                let end = v6.find(']').ok_or_else(usage)?;
-                (&rest[..end + 2], &v6[end + 1..])
-            } else {
-                match rest.find(':') {
-                    Some(i) => (&rest[..i], &rest[i..]),
-                    None => (rest, ""),
-                }
-            };
-            parts.push(part);
-            rest = match after.strip_prefix(':') {
-                Some(r) if !r.is_empty() => r,
-                Some(_) => return Err(usage()),
-                None if after.is_empty() => "",
-                None => return Err(usage()),
-            };
-        }
-        let [host, port, target_host, target_port] = parts[..] else {
-            return Err(usage());
-        };
-        let port_of = |p: &str| p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(usage);
-        Ok(ConnectTo {
-            host: normalize_host(host).map_err(|why| format!("{}: {why}", usage()))?,
-            port: port_of(port)?,
-            target_host: normalize_host(target_host)
-                .map_err(|why| format!("{}: {why}", usage()))?,
-            target_port: port_of(target_port)?,
-        })
-    }
-}
-
-impl fmt::Display for ConnectTo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}:{}",
-            self.host, self.port, self.target_host, self.target_port
-        )
-    }
-}
-
 /// A request the policy allowed, with where to connect.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Destination {
@@ -200,42 +99,6 @@ impl Destination {
             // The configuration admits one name for identity endpoints.
             (DestinationKind::IdentityEndpoint, None) => AddressRule::Localhost,
             (DestinationKind::Vault, _) => AddressRule::Vault,
-        }
-    }
-}
-
-/// The address check of a destination that was not pinned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AddressRule {
-    /// A literal identity endpoint: on this machine or its link, strictly.
-    IdentityEndpoint,
-    /// `localhost`: loopback only.
-    Localhost,
-    /// A vault: public unicast only.
-    Vault,
-}
-
-impl AddressRule {
-    pub(crate) fn allows(self, ip: IpAddr) -> bool {
-        match self {
-            AddressRule::IdentityEndpoint => address::identity_endpoint_allows(ip),
-            AddressRule::Localhost => address::localhost_allows(ip),
-            AddressRule::Vault => address::vault_allows(ip),
-        }
-    }
-
-    /// The rule, for a refusal's message.
-    pub(crate) fn explain(self) -> &'static str {
-        match self {
-            AddressRule::IdentityEndpoint => {
-                "identity endpoints must be on this machine (127.0.0.0/8, ::1) or its link (169.254.0.0/16, fe80::/10); NAT64, 6to4 and IPv4-compatible IPv6 addresses leave the machine"
-            }
-            AddressRule::Localhost => {
-                "localhost must resolve to a loopback address (127.0.0.0/8 or ::1); a link-local answer would be another machine"
-            }
-            AddressRule::Vault => {
-                "vaults must resolve to public addresses (pin a private endpoint or an emulator with --connect-to)"
-            }
         }
     }
 }
