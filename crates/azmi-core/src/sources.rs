@@ -52,8 +52,20 @@ pub const SECRET_VARIABLES: &[&str] = &[IDENTITY_HEADER, MSI_SECRET];
 
 /// The IMDS base URL when nothing overrides it.
 pub const IMDS_DEFAULT_BASE: &str = "http://169.254.169.254";
+/// The managed-identity token path, under IMDS's base URL and the Arc
+/// agent's.
+macro_rules! token_path {
+    () => {
+        "/metadata/identity/oauth2/token"
+    };
+}
+
+/// The path of the token endpoint below an IMDS base URL (and the Arc
+/// agent's address).
+pub const IMDS_TOKEN_PATH: &str = token_path!();
+
 /// The Arc agent's token endpoint when `IDENTITY_ENDPOINT` is not set.
-pub const ARC_DEFAULT_ENDPOINT: &str = "http://localhost:40342/metadata/identity/oauth2/token";
+pub const ARC_DEFAULT_ENDPOINT: &str = concat!("http://localhost:40342", token_path!());
 /// Where the Arc agent puts its key files, as it names them in the challenge.
 pub const ARC_TOKEN_DIR: &str = "/var/opt/azcmagent/tokens";
 /// The Arc agent binary whose presence means "this is an Arc server".

@@ -13,7 +13,7 @@ use super::State;
 use super::server::{Body, json, query_pairs};
 use super::tokens::{self, Selector};
 
-const TOKEN_PATH: &str = "/metadata/identity/oauth2/token";
+use azmi_core::IMDS_TOKEN_PATH as TOKEN_PATH;
 /// api-versions the emulated IMDS accepts for the token endpoint.
 const API_VERSIONS: &[&str] = &[
     "2018-02-01",

@@ -14,7 +14,7 @@ use super::server::{Body, json, query_pairs};
 use super::tokens::{self, Selector};
 use super::{ArcBehavior, State};
 
-pub(super) const TOKEN_PATH: &str = "/metadata/identity/oauth2/token";
+pub(super) use azmi_core::IMDS_TOKEN_PATH as TOKEN_PATH;
 pub(super) const APP_SERVICE_PATH: &str = "/msi/token";
 pub(super) const CLOUD_SHELL_PATH: &str = "/oauth2/token";
 

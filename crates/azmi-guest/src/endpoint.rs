@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::context::Ctx;
 use crate::error::{Error, ServiceError, sanitize_message};
 use crate::identity::Identity;
-use crate::retry::{self, Failure, Kind, Retry};
+use crate::retry::{self, Failure, Peer, Retry};
 use crate::token::{Token, parse_token_response};
 use crate::transport::{Request, Response, Timeouts, TransportError};
 
@@ -22,17 +22,6 @@ pub(crate) const IDENTITY_TIMEOUTS: Timeouts = Timeouts {
     first_byte: Duration::from_secs(10),
     between_bytes: Duration::from_secs(10),
 };
-
-/// Which kind of service a request went to: it decides what "nothing
-/// answered" means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Peer {
-    /// A managed-identity endpoint: if nothing answers, managed identity is
-    /// unavailable here.
-    IdentityEndpoint,
-    /// A Key Vault: the identity worked, the vault is unreachable.
-    Vault,
-}
 
 /// Sends `request` once. Transport failures become errors that name the
 /// URL and the fix; those a retry may cure (a read timeout, a connection
@@ -62,16 +51,17 @@ fn transport_error(err: TransportError, url: &str, peer: Peer) -> Error {
         (TransportError::AddressProhibited, _) => Error::Denied(format!(
             "the sandbox refused the address that the host of {url} resolved to; pin the address in the host's policy (azmi: --connect-to) if it is legitimate"
         )),
-        (
-            TransportError::Unreachable(why) | TransportError::ConnectTimeout(why),
-            Peer::IdentityEndpoint,
-        ) => Error::Unavailable(format!(
-            "no managed-identity endpoint answered at {url} ({why}); run on an Azure resource with a managed identity, or point the endpoint at one (AZURE_POD_IDENTITY_AUTHORITY_HOST, azmi: --imds-endpoint)"
-        )),
-        (TransportError::Unreachable(why), Peer::Vault) => Error::Other(format!(
+        (TransportError::Unreachable(why) | TransportError::ConnectTimeout(why), peer)
+            if peer.is_identity_endpoint() =>
+        {
+            Error::Unavailable(format!(
+                "no managed-identity endpoint answered at {url} ({why}); run on an Azure resource with a managed identity, or point the endpoint at one (AZURE_POD_IDENTITY_AUTHORITY_HOST, azmi: --imds-endpoint)"
+            ))
+        }
+        (TransportError::Unreachable(why), _) => Error::Other(format!(
             "could not reach {url} ({why}); check the vault URL and the network"
         )),
-        (TransportError::ConnectTimeout(why), Peer::Vault) => {
+        (TransportError::ConnectTimeout(why), _) => {
             Error::Timeout(format!("connecting to {url} timed out ({why})"))
         }
         (TransportError::Interrupted(why), _) => Error::Other(format!("{url}: {why}")),
@@ -96,7 +86,7 @@ fn transport_error(err: TransportError, url: &str, peer: Peer) -> Error {
 
 /// What a token request is about, for its response's errors.
 pub(crate) struct TokenCall<'a> {
-    pub(crate) kind: Kind,
+    pub(crate) peer: Peer,
     /// Names the endpoint in messages ("IMDS at …").
     pub(crate) what: &'a str,
     pub(crate) resource: &'a str,
@@ -116,7 +106,7 @@ pub(crate) fn token_attempt(response: &Response, call: &TokenCall<'_>) -> Result
     }
     Err(Failure {
         error: status_error(response, call.what, call.identity, call.secret),
-        retry: retry::retry_for(call.kind, response),
+        retry: retry::retry_for(call.peer, response),
     })
 }
 
@@ -270,7 +260,7 @@ mod tests {
         let e = transport_error(
             TransportError::Unreachable("connection refused".into()),
             "http://x/t",
-            Peer::IdentityEndpoint,
+            Peer::Imds,
         );
         assert!(
             matches!(e, Error::Unavailable(ref m) if m.contains("http://x/t") && m.contains("connection refused")),

@@ -16,9 +16,9 @@ pub(crate) use names::{Vault, validate_secret_name, validate_version};
 pub(crate) use secret::{Secret, parse_secret};
 
 use crate::context::Ctx;
-use crate::endpoint::{self, Peer};
+use crate::endpoint;
 use crate::error::Error;
-use crate::retry::{self, Failure, Kind};
+use crate::retry::{self, Failure, Peer};
 use crate::transport::{Method, Request, Timeouts};
 use crate::url::{Scheme, query};
 
@@ -79,7 +79,7 @@ fn status_failure(
     };
     Failure {
         error,
-        retry: retry::retry_for(Kind::Vault, response),
+        retry: retry::retry_for(Peer::Vault, response),
     }
 }
 

@@ -2,16 +2,17 @@
 //! Key Vault: exponential backoff with jitter, `Retry-After`
 //! honoured up to a cap, a 70-second floor after IMDS's 410 ("updating,
 //! back within 70 s"), and never a wait that would pass the caller's
-//! deadline. What is retryable depends on the peer (`Kind`).
+//! deadline. What is retryable depends on the peer (`Peer`).
 
 use std::time::Duration;
 
 use crate::error::Error;
 use crate::transport::Response;
 
-/// What a peer's retry rules are.
+/// The kind of service a request goes to: it decides which statuses are
+/// retried, and what "nothing answered" means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub(crate) enum Peer {
     /// IMDS and the Arc agent: 404 (updating), 410, 429 and 5xx.
     Imds,
     /// App Service, App Service 2017, Cloud Shell: 408, 429, 500, 502, 503, 504.
@@ -22,15 +23,22 @@ pub(crate) enum Kind {
     Vault,
 }
 
-impl Kind {
+impl Peer {
     fn retries_status(self, status: u16) -> bool {
         match self {
-            Kind::Imds => matches!(status, 404 | 410 | 429 | 500..=599),
-            Kind::Platform | Kind::ServiceFabric => {
+            Peer::Imds => matches!(status, 404 | 410 | 429 | 500..=599),
+            Peer::Platform | Peer::ServiceFabric => {
                 matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
             }
-            Kind::Vault => matches!(status, 408 | 429 | 500..=599),
+            Peer::Vault => matches!(status, 408 | 429 | 500..=599),
         }
+    }
+
+    /// A managed-identity endpoint: if nothing answers, managed identity
+    /// is unavailable here. (A vault that does not answer is unreachable;
+    /// the identity worked.)
+    pub(crate) fn is_identity_endpoint(self) -> bool {
+        self != Peer::Vault
     }
 }
 
@@ -146,8 +154,8 @@ impl From<Error> for Failure {
 
 /// Whether `response`'s status is retryable for `kind`, with its
 /// `Retry-After` (seconds, or `retry-after-ms` / `x-ms-retry-after-ms`).
-pub(crate) fn retry_for(kind: Kind, response: &Response) -> Retry {
-    if !kind.retries_status(response.status) {
+pub(crate) fn retry_for(peer: Peer, response: &Response) -> Retry {
+    if !peer.retries_status(response.status) {
         return Retry::No;
     }
     let ms = |name: &str| {
@@ -166,7 +174,7 @@ pub(crate) fn retry_for(kind: Kind, response: &Response) -> Retry {
         });
     Retry::Yes {
         after,
-        gone: kind == Kind::Imds && response.status == 410,
+        gone: peer == Peer::Imds && response.status == 410,
     }
 }
 

@@ -86,8 +86,8 @@ fn policy() -> EgressPolicy {
     };
     EgressPolicy {
         identity_endpoints: vec![
-            rule("169.254.169.254", 80, "/metadata/identity/oauth2/token"),
-            rule("localhost", 40342, "/metadata/identity/oauth2/token"),
+            rule("169.254.169.254", 80, azmi_core::IMDS_TOKEN_PATH),
+            rule("localhost", 40342, azmi_core::IMDS_TOKEN_PATH),
             rule("[::1]", 8081, "/msi/token"),
         ],
         vaults: vec!["myvault.vault.azure.net".into()],

@@ -221,35 +221,35 @@ fn statuses_per_peer() {
         body: Vec::new(),
     };
     assert_eq!(
-        retry_for(Kind::Imds, &response(404, &[])),
+        retry_for(Peer::Imds, &response(404, &[])),
         Retry::Yes {
             after: None,
             gone: false
         }
     );
     assert_eq!(
-        retry_for(Kind::Imds, &response(410, &[])),
+        retry_for(Peer::Imds, &response(410, &[])),
         Retry::Yes {
             after: None,
             gone: true
         }
     );
-    assert_eq!(retry_for(Kind::Imds, &response(400, &[])), Retry::No);
+    assert_eq!(retry_for(Peer::Imds, &response(400, &[])), Retry::No);
     assert_eq!(
-        retry_for(Kind::ServiceFabric, &response(404, &[])),
+        retry_for(Peer::ServiceFabric, &response(404, &[])),
         Retry::No
     );
-    assert_eq!(retry_for(Kind::Platform, &response(501, &[])), Retry::No);
+    assert_eq!(retry_for(Peer::Platform, &response(501, &[])), Retry::No);
     assert_eq!(
-        retry_for(Kind::Vault, &response(501, &[])),
+        retry_for(Peer::Vault, &response(501, &[])),
         Retry::Yes {
             after: None,
             gone: false
         }
     );
-    assert_eq!(retry_for(Kind::Vault, &response(403, &[])), Retry::No);
+    assert_eq!(retry_for(Peer::Vault, &response(403, &[])), Retry::No);
     assert_eq!(
-        retry_for(Kind::Vault, &response(429, &[("retry-after", "2")])),
+        retry_for(Peer::Vault, &response(429, &[("retry-after", "2")])),
         Retry::Yes {
             after: Some(Duration::from_secs(2)),
             gone: false
@@ -257,7 +257,7 @@ fn statuses_per_peer() {
     );
     assert_eq!(
         retry_for(
-            Kind::Platform,
+            Peer::Platform,
             &response(503, &[("retry-after-ms", "1500")])
         ),
         Retry::Yes {

@@ -3,98 +3,47 @@
 
 use azmi_core::{IDENTITY_ENDPOINT, IDENTITY_HEADER};
 
-use crate::context::Ctx;
-use crate::endpoint::{self, IDENTITY_TIMEOUTS, MAX_TOKEN_RESPONSE, Peer, TokenCall};
+use super::descriptor::{Descriptor, ResourceIn, Selector, TokenEndpoint};
 use crate::env::Env;
 use crate::error::Error;
-use crate::identity::Identity;
-use crate::retry::{self, Kind};
-use crate::token::Token;
-use crate::transport::{Method, Request};
-use crate::url::{Url, query};
+use crate::retry::Peer;
+use crate::transport::Method;
 
 pub(crate) const API_VERSION: &str = "2019-08-01";
 
-pub(crate) struct AppService {
-    endpoint: Url,
-    /// A credential the platform rotates; never logged or shown.
-    header: String,
-}
+pub(crate) const APP_SERVICE: Descriptor = Descriptor {
+    describe: "the App Service identity endpoint",
+    method: Method::Get,
+    api_version: Some(API_VERSION),
+    headers: &[],
+    credential_header: Some("x-identity-header"),
+    resource_in: ResourceIn::Query,
+    client_id: Selector::Param("client_id"),
+    object_id: Selector::Param("object_id"),
+    // App Service honours only `mi_res_id` (azure-sdk-for-rust#2407).
+    resource_id: Selector::Param("mi_res_id"),
+    peer: Peer::Platform,
+};
 
-impl std::fmt::Debug for AppService {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppService")
-            .field("endpoint", &self.endpoint)
-            .finish_non_exhaustive()
-    }
-}
-
-impl AppService {
-    pub(crate) fn from_env(env: &Env) -> Result<AppService, Error> {
-        Ok(AppService {
-            endpoint: super::parse_endpoint(
-                IDENTITY_ENDPOINT,
-                super::required(env, IDENTITY_ENDPOINT)?,
-            )?,
-            header: super::required(env, IDENTITY_HEADER)?.to_owned(),
-        })
-    }
-
-    pub(crate) fn get_token(
-        &self,
-        ctx: &Ctx<'_>,
-        resource: &str,
-        identity: &Identity,
-    ) -> Result<Token, Error> {
-        let mut params = vec![("api-version", API_VERSION), ("resource", resource)];
-        match identity {
-            Identity::SystemAssigned => {}
-            Identity::ClientId(id) => params.push(("client_id", id)),
-            Identity::ObjectId(id) => params.push(("object_id", id)),
-            // App Service honours only `mi_res_id` (azure-sdk-for-rust#2407).
-            Identity::ResourceId(id) => params.push(("mi_res_id", id)),
-        }
-        let request = Request {
-            method: Method::Get,
-            scheme: self.endpoint.scheme,
-            authority: self.endpoint.authority(),
-            path_and_query: format!("{}{}", self.endpoint.request_path(), query(&params)),
-            headers: vec![("x-identity-header", self.header.clone())],
-            body: None,
-            timeouts: IDENTITY_TIMEOUTS,
-            max_response_bytes: MAX_TOKEN_RESPONSE,
-        };
-        let what = format!(
-            "the App Service identity endpoint {}",
-            request.display_url()
-        );
-        retry::run(ctx.clock, &ctx.policy, |remaining| {
-            let request = request.clone().within(remaining);
-            let response = endpoint::attempt(ctx, &request, Peer::IdentityEndpoint)?;
-            endpoint::token_attempt(
-                &response,
-                &TokenCall {
-                    kind: Kind::Platform,
-                    what: &what,
-                    resource,
-                    identity,
-                    secret: Some(&self.header),
-                    now: ctx.now,
-                },
-            )
-        })
-    }
+pub(crate) fn from_env(env: &Env) -> Result<TokenEndpoint, Error> {
+    Ok(TokenEndpoint {
+        descriptor: &APP_SERVICE,
+        url: super::parse_endpoint(IDENTITY_ENDPOINT, super::required(env, IDENTITY_ENDPOINT)?)?,
+        credential: Some(super::required(env, IDENTITY_HEADER)?.to_owned()),
+        default_client_id: None,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::Identity;
     use crate::testing::{Expect, FakeTransport, Harness};
 
     const URL: &str = "http://127.0.0.1:41741/MSI/token";
 
-    fn source() -> AppService {
-        AppService::from_env(&Env::from_pairs([
+    fn source() -> TokenEndpoint {
+        from_env(&Env::from_pairs([
             (IDENTITY_ENDPOINT, URL),
             (IDENTITY_HEADER, "H-SECRET"),
         ]))

@@ -9,21 +9,38 @@ use std::time::Duration;
 use azmi_core::{ARC_DEFAULT_ENDPOINT, ARC_TOKEN_DIR, IDENTITY_ENDPOINT};
 use serde_json::Value;
 
+use super::descriptor::{Descriptor, ResourceIn, Selector, TokenEndpoint};
 use crate::context::Ctx;
-use crate::endpoint::{self, IDENTITY_TIMEOUTS, MAX_TOKEN_RESPONSE, Peer, TokenCall};
+use crate::endpoint;
 use crate::env::Env;
 use crate::error::{Error, ServiceError};
 use crate::identity::Identity;
-use crate::retry::{self, Failure, Kind};
+use crate::retry::{self, Failure, Peer};
 use crate::token::Token;
-use crate::transport::{Method, Request};
-use crate::url::{Url, query};
+use crate::transport::Method;
+use crate::url::Url;
 
 pub(crate) const API_VERSION: &str = "2020-06-01";
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) const ARC: Descriptor = Descriptor {
+    describe: "the Arc agent at",
+    method: Method::Get,
+    api_version: Some(API_VERSION),
+    headers: &[("metadata", "true")],
+    // The key is not a variable: it comes from the challenge.
+    credential_header: None,
+    resource_in: ResourceIn::Query,
+    // New agents honour these (and echo them); `mi_res_id` would be
+    // ignored silently, so it is never sent.
+    client_id: Selector::Param("client_id"),
+    object_id: Selector::Param("object_id"),
+    resource_id: Selector::Param("msi_res_id"),
+    peer: Peer::Imds,
+};
+
+#[derive(Debug)]
 pub(crate) struct Arc {
-    endpoint: Url,
+    endpoint: TokenEndpoint,
     /// The agent's token directory, as this guest sees it.
     token_dir: String,
 }
@@ -40,36 +57,15 @@ impl Arc {
         Ok(Arc::new(endpoint, ARC_TOKEN_DIR))
     }
 
-    pub(crate) fn new(endpoint: Url, token_dir: &str) -> Arc {
+    pub(crate) fn new(url: Url, token_dir: &str) -> Arc {
         Arc {
-            endpoint,
+            endpoint: TokenEndpoint {
+                descriptor: &ARC,
+                url,
+                credential: None,
+                default_client_id: None,
+            },
             token_dir: token_dir.to_owned(),
-        }
-    }
-
-    fn request(&self, resource: &str, identity: &Identity, key: Option<&str>) -> Request {
-        let mut params = vec![("api-version", API_VERSION), ("resource", resource)];
-        // New agents honour these (and echo them); `mi_res_id` would be
-        // ignored silently, so it is never sent.
-        match identity {
-            Identity::SystemAssigned => {}
-            Identity::ClientId(id) => params.push(("client_id", id)),
-            Identity::ObjectId(id) => params.push(("object_id", id)),
-            Identity::ResourceId(id) => params.push(("msi_res_id", id)),
-        }
-        let mut headers = vec![("metadata", "true".to_owned())];
-        if let Some(key) = key {
-            headers.push(("authorization", format!("Basic {key}")));
-        }
-        Request {
-            method: Method::Get,
-            scheme: self.endpoint.scheme,
-            authority: self.endpoint.authority(),
-            path_and_query: format!("{}{}", self.endpoint.request_path(), query(&params)),
-            headers,
-            body: None,
-            timeouts: IDENTITY_TIMEOUTS,
-            max_response_bytes: MAX_TOKEN_RESPONSE,
         }
     }
 
@@ -79,10 +75,7 @@ impl Arc {
         resource: &str,
         identity: &Identity,
     ) -> Result<Token, Error> {
-        let what = format!(
-            "the Arc agent at {}",
-            self.request(resource, identity, None).display_url()
-        );
+        let what = self.endpoint.what();
         // Each attempt is the whole dance: a key file is good for one try.
         retry::run(ctx.clock, &ctx.policy, |remaining| {
             self.attempt(ctx, resource, identity, &what, remaining)
@@ -97,8 +90,11 @@ impl Arc {
         what: &str,
         remaining: Duration,
     ) -> Result<Token, Failure> {
-        let first = self.request(resource, identity, None).within(remaining);
-        let challenge = endpoint::attempt(ctx, &first, Peer::IdentityEndpoint)?;
+        let first = self
+            .endpoint
+            .request(resource, identity, None)?
+            .within(remaining);
+        let challenge = endpoint::attempt(ctx, &first, Peer::Imds)?;
         match challenge.status {
             401 => {}
             // Refused before any challenge (an identity it does not have, a
@@ -106,7 +102,7 @@ impl Arc {
             400..=599 => {
                 return Err(Failure {
                     error: endpoint::status_error(&challenge, what, identity, None),
-                    retry: retry::retry_for(Kind::Imds, &challenge),
+                    retry: retry::retry_for(Peer::Imds, &challenge),
                 });
             }
             status => {
@@ -121,9 +117,14 @@ impl Arc {
         let key = challenge::read_key(&path)?;
 
         let second = self
-            .request(resource, identity, Some(&key))
+            .endpoint
+            .request(
+                resource,
+                identity,
+                Some(("authorization", format!("Basic {key}"))),
+            )?
             .within(remaining);
-        let response = endpoint::attempt(ctx, &second, Peer::IdentityEndpoint)?;
+        let response = endpoint::attempt(ctx, &second, Peer::Imds)?;
         if response.status == 401 {
             let e = endpoint::service_error(&response, Some(&key));
             let refused = format!("{what} refused the key from {}", path.display());
@@ -134,15 +135,9 @@ impl Arc {
             };
             return Err(Error::Unauthorized(ServiceError { message, ..e }).into());
         }
-        let call = TokenCall {
-            kind: Kind::Imds,
-            what,
-            resource,
-            identity,
-            secret: Some(&key),
-            now: ctx.now,
-        };
-        let token = endpoint::token_attempt(&response, &call)?;
+        let token =
+            self.endpoint
+                .token_from(ctx, &response, what, resource, identity, Some(&key))?;
         check_echo(&response.body, identity, what)?;
         Ok(token)
     }

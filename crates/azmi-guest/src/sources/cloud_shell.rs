@@ -5,80 +5,44 @@
 
 use azmi_core::MSI_ENDPOINT;
 
-use crate::context::Ctx;
-use crate::endpoint::{self, IDENTITY_TIMEOUTS, MAX_TOKEN_RESPONSE, Peer, TokenCall};
+use super::descriptor::{Descriptor, ResourceIn, Selector, TokenEndpoint};
 use crate::env::Env;
 use crate::error::Error;
-use crate::identity::Identity;
-use crate::retry::{self, Kind};
-use crate::token::Token;
-use crate::transport::{Method, Request};
-use crate::url::{Url, encode_query_value};
+use crate::retry::Peer;
+use crate::transport::Method;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct CloudShell {
-    endpoint: Url,
-}
+const SIGNED_IN_USER: &str =
+    "Cloud Shell issues tokens for the signed-in user only; it cannot use a user-assigned identity";
 
-impl CloudShell {
-    pub(crate) fn from_env(env: &Env) -> Result<CloudShell, Error> {
-        Ok(CloudShell {
-            endpoint: super::parse_endpoint(MSI_ENDPOINT, super::required(env, MSI_ENDPOINT)?)?,
-        })
-    }
+pub(crate) const CLOUD_SHELL: Descriptor = Descriptor {
+    describe: "the Cloud Shell identity endpoint",
+    method: Method::Post,
+    api_version: None,
+    headers: &[
+        ("metadata", "true"),
+        ("content-type", "application/x-www-form-urlencoded"),
+    ],
+    credential_header: None,
+    resource_in: ResourceIn::Form,
+    client_id: Selector::Refused(SIGNED_IN_USER),
+    object_id: Selector::Refused(SIGNED_IN_USER),
+    resource_id: Selector::Refused(SIGNED_IN_USER),
+    peer: Peer::Platform,
+};
 
-    pub(crate) fn get_token(
-        &self,
-        ctx: &Ctx<'_>,
-        resource: &str,
-        identity: &Identity,
-    ) -> Result<Token, Error> {
-        if identity.is_user_assigned() {
-            return Err(Error::InvalidArgument(
-                "Cloud Shell issues tokens for the signed-in user only; it cannot use a user-assigned identity".into(),
-            ));
-        }
-        let request = Request {
-            method: Method::Post,
-            scheme: self.endpoint.scheme,
-            authority: self.endpoint.authority(),
-            path_and_query: self.endpoint.request_path().to_owned(),
-            headers: vec![
-                ("metadata", "true".to_owned()),
-                (
-                    "content-type",
-                    "application/x-www-form-urlencoded".to_owned(),
-                ),
-            ],
-            body: Some(format!("resource={}", encode_query_value(resource)).into_bytes()),
-            timeouts: IDENTITY_TIMEOUTS,
-            max_response_bytes: MAX_TOKEN_RESPONSE,
-        };
-        let what = format!(
-            "the Cloud Shell identity endpoint {}",
-            request.display_url()
-        );
-        retry::run(ctx.clock, &ctx.policy, |remaining| {
-            let request = request.clone().within(remaining);
-            let response = endpoint::attempt(ctx, &request, Peer::IdentityEndpoint)?;
-            endpoint::token_attempt(
-                &response,
-                &TokenCall {
-                    kind: Kind::Platform,
-                    what: &what,
-                    resource,
-                    identity,
-                    secret: None,
-                    now: ctx.now,
-                },
-            )
-        })
-    }
+pub(crate) fn from_env(env: &Env) -> Result<TokenEndpoint, Error> {
+    Ok(TokenEndpoint {
+        descriptor: &CLOUD_SHELL,
+        url: super::parse_endpoint(MSI_ENDPOINT, super::required(env, MSI_ENDPOINT)?)?,
+        credential: None,
+        default_client_id: None,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::Identity;
     use crate::testing::{Expect, FakeTransport, Harness};
 
     const URL: &str = "http://localhost:50342/oauth2/token";
@@ -95,7 +59,7 @@ mod tests {
                     r#"{"access_token":"t","expires_in":"3600","expires_on":"1700003600"}"#,
                 ),
         ]);
-        let source = CloudShell::from_env(&Env::from_pairs([(MSI_ENDPOINT, URL)])).unwrap();
+        let source = from_env(&Env::from_pairs([(MSI_ENDPOINT, URL)])).unwrap();
         source
             .get_token(
                 &Harness::new().ctx(&fake),

@@ -14,8 +14,7 @@ use std::fmt;
 
 use azmi_core::authority::Authority;
 
-/// The path of the managed-identity token endpoint below an IMDS base URL.
-pub(crate) const IMDS_TOKEN_PATH: &str = "/metadata/identity/oauth2/token";
+pub(crate) use azmi_core::IMDS_TOKEN_PATH;
 
 /// What a destination is, which decides the address rule and size limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,4 +1,5 @@
 use super::*;
+use crate::identity::Identity;
 use crate::testing::{Expect, FakeTransport, Harness};
 use crate::transport::TransportError;
 use azmi_core::AZURE_POD_IDENTITY_AUTHORITY_HOST as AUTHORITY_HOST_VAR;
@@ -6,8 +7,8 @@ use azmi_core::AZURE_POD_IDENTITY_AUTHORITY_HOST as AUTHORITY_HOST_VAR;
 const URL: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
 const TOKEN_JSON: &str = r#"{"access_token":"tok","expires_in":"3599","expires_on":"1700003599","resource":"https://vault.azure.net","token_type":"Bearer"}"#;
 
-fn imds(vars: &[(&str, &str)]) -> Imds {
-    Imds::from_env(&Env::from_pairs(vars.iter().copied())).unwrap()
+fn imds(vars: &[(&str, &str)]) -> TokenEndpoint {
+    from_env(&Env::from_pairs(vars.iter().copied())).unwrap()
 }
 
 #[test]
@@ -79,8 +80,7 @@ fn authority_host_variable_overrides_the_base() {
 
 #[test]
 fn a_bad_authority_host_variable_is_named() {
-    let err =
-        Imds::from_env(&Env::from_pairs([(AUTHORITY_HOST_VAR, "169.254.169.254")])).unwrap_err();
+    let err = from_env(&Env::from_pairs([(AUTHORITY_HOST_VAR, "169.254.169.254")])).unwrap_err();
     let Error::InvalidArgument(message) = err else {
         panic!("{err:?}")
     };
