@@ -205,203 +205,292 @@ fn challenge(header: Option<&str>) -> http::Response<Body> {
     )
 }
 
-pub(super) fn app_service(
-    state: &Arc<State>,
-    request: &http::Request<Bytes>,
-) -> http::Response<Body> {
-    respond(app_service_token(state, request))
+/// How one emulated platform endpoint behaves: everything that differs
+/// between App Service, App Service 2017, Service Fabric and Cloud Shell,
+/// as data, over one handler (`answer`).
+struct Platform {
+    path: &'static str,
+    method: http::Method,
+    api_version: Option<&'static str>,
+    /// What a request must carry besides its parameters.
+    gate: Gate,
+    resource_in: ResourceIn,
+    /// The query parameters that name a user-assigned identity.
+    selectors: &'static [(&'static str, SelectorKind)],
+    /// Whose token it issues.
+    identity: Choose,
+    /// The 200 body, in the platform's shape.
+    body: fn(&tokens::Issued, &str, &super::EmulatedIdentity) -> Value,
 }
 
-fn app_service_token(
-    state: &Arc<State>,
-    request: &http::Request<Bytes>,
-) -> Result<http::Response<Body>, Refusal> {
-    let checked = check(
-        request,
-        APP_SERVICE_PATH,
-        http::Method::GET,
-        Some("2019-08-01"),
-    )?;
-    if checked.header("x-identity-header") != Some(state.identity_header.as_str()) {
-        return Ok(platform_error(
-            401,
-            "The X-IDENTITY-HEADER is missing or wrong",
-        ));
-    }
-    let resource = resource(&checked)?;
+/// What a request must carry to be answered.
+enum Gate {
+    /// `Metadata: true`.
+    Metadata,
+    /// This header, with the platform's credential.
+    Credential {
+        header: &'static str,
+        secret: fn(&State) -> &str,
+        refusal: fn() -> http::Response<Body>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ResourceIn {
+    Query,
+    Form,
+}
+
+#[derive(Clone, Copy)]
+enum SelectorKind {
+    Client,
+    Object,
+    Resource,
+}
+
+enum Choose {
+    /// The identity the selectors name, or the default one (IMDS's rules).
+    Select,
+    /// The system identity, else the first user-assigned one: the cluster
+    /// decides (Service Fabric).
+    SystemOrFirst,
+    /// The signed-in user, whose stand-in is the system identity (Cloud
+    /// Shell).
+    System,
+}
+
+const APP_SERVICE: Platform = Platform {
+    path: APP_SERVICE_PATH,
+    method: http::Method::GET,
+    api_version: Some("2019-08-01"),
+    gate: Gate::Credential {
+        header: "x-identity-header",
+        secret: |s| &s.identity_header,
+        refusal: || platform_error(401, "The X-IDENTITY-HEADER is missing or wrong"),
+    },
+    resource_in: ResourceIn::Query,
     // App Service honours `mi_res_id` and ignores `msi_res_id`.
-    let selectors: Vec<Selector<'_>> = [
-        checked.param("client_id").map(Selector::Client),
-        checked
-            .param("object_id")
-            .or(checked.param("principal_id"))
-            .map(Selector::Object),
-        checked.param("mi_res_id").map(Selector::Resource),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let identity = match tokens::select(state, &selectors) {
-        Ok(identity) => identity,
-        Err(description) => return Ok(platform_error(400, description)),
-    };
-    let issued = tokens::issue(state, identity, resource);
+    selectors: &[
+        ("client_id", SelectorKind::Client),
+        ("object_id", SelectorKind::Object),
+        ("principal_id", SelectorKind::Object),
+        ("mi_res_id", SelectorKind::Resource),
+    ],
+    identity: Choose::Select,
     // No expires_in; expires_on is epoch seconds as a string.
-    Ok(json(
-        200,
-        &json!({
+    body: |issued, resource, identity| {
+        json!({
             "access_token": issued.token,
             "expires_on": issued.expires_on.to_string(),
             "resource": resource,
             "token_type": "Bearer",
             "client_id": identity.client_id,
-        }),
-        &[],
-    ))
-}
+        })
+    },
+};
 
-pub(super) fn app_service_2017(
-    state: &Arc<State>,
-    request: &http::Request<Bytes>,
-) -> http::Response<Body> {
-    respond(app_service_2017_token(state, request))
-}
-
-fn app_service_2017_token(
-    state: &Arc<State>,
-    request: &http::Request<Bytes>,
-) -> Result<http::Response<Body>, Refusal> {
-    let checked = check(
-        request,
-        APP_SERVICE_PATH,
-        http::Method::GET,
-        Some("2017-09-01"),
-    )?;
-    if checked.header("secret") != Some(state.msi_secret.as_str()) {
-        return Ok(platform_error(401, "The secret header is missing or wrong"));
-    }
-    let resource = resource(&checked)?;
-    let selectors: Vec<Selector<'_>> = checked
-        .param("clientid")
-        .map(Selector::Client)
-        .into_iter()
-        .collect();
-    let identity = match tokens::select(state, &selectors) {
-        Ok(identity) => identity,
-        Err(description) => return Ok(platform_error(400, description)),
-    };
-    let issued = tokens::issue(state, identity, resource);
-    Ok(json(
-        200,
-        &json!({
+const APP_SERVICE_2017: Platform = Platform {
+    path: APP_SERVICE_PATH,
+    method: http::Method::GET,
+    api_version: Some("2017-09-01"),
+    gate: Gate::Credential {
+        header: "secret",
+        secret: |s| &s.msi_secret,
+        refusal: || platform_error(401, "The secret header is missing or wrong"),
+    },
+    resource_in: ResourceIn::Query,
+    selectors: &[("clientid", SelectorKind::Client)],
+    identity: Choose::Select,
+    // Expiry as a date, as this API version sends it.
+    body: |issued, resource, _| {
+        json!({
             "access_token": issued.token,
             "expires_on": tokens::us_date(issued.expires_on),
             "resource": resource,
             "token_type": "Bearer",
-        }),
-        &[],
-    ))
-}
+        })
+    },
+};
 
-pub(super) fn service_fabric(
-    state: &Arc<State>,
-    request: &http::Request<Bytes>,
-) -> http::Response<Body> {
-    respond(service_fabric_token(state, request))
-}
-
-fn service_fabric_token(
-    state: &Arc<State>,
-    request: &http::Request<Bytes>,
-) -> Result<http::Response<Body>, Refusal> {
-    let checked = check(
-        request,
-        TOKEN_PATH,
-        http::Method::GET,
-        Some("2019-07-01-preview"),
-    )?;
-    if checked.header("secret") != Some(state.identity_header.as_str()) {
-        let error = json!({"error": {"code": "SecretHeaderNotFound", "message": "Secret is not found in the request headers."}});
-        return Ok(json(401, &error, &[]));
-    }
-    let resource = resource(&checked)?;
-    let Some(identity) = state
-        .config
-        .system_identity
-        .as_ref()
-        .or(state.config.user_assigned.first())
-    else {
-        let error = json!({"error": {"code": "ManagedIdentityNotFound", "message": "No identity is configured."}});
-        return Ok(json(400, &error, &[]));
-    };
-    let issued = tokens::issue(state, identity, resource);
-    Ok(json(
-        200,
-        &json!({
+const SERVICE_FABRIC: Platform = Platform {
+    path: TOKEN_PATH,
+    method: http::Method::GET,
+    api_version: Some("2019-07-01-preview"),
+    gate: Gate::Credential {
+        header: "secret",
+        secret: |s| &s.identity_header,
+        refusal: || {
+            let error = json!({"error": {"code": "SecretHeaderNotFound", "message": "Secret is not found in the request headers."}});
+            json(401, &error, &[])
+        },
+    },
+    resource_in: ResourceIn::Query,
+    selectors: &[],
+    identity: Choose::SystemOrFirst,
+    body: |issued, resource, _| {
+        json!({
             "access_token": issued.token,
             "expires_on": issued.expires_on,
             "resource": resource,
             "token_type": "Bearer",
-        }),
-        &[],
-    ))
-}
+        })
+    },
+};
 
-pub(super) fn cloud_shell(
-    state: &Arc<State>,
-    request: &http::Request<Bytes>,
-) -> http::Response<Body> {
-    respond(cloud_shell_token(state, request))
-}
-
-fn cloud_shell_token(
-    state: &Arc<State>,
-    request: &http::Request<Bytes>,
-) -> Result<http::Response<Body>, Refusal> {
-    let checked = check(request, CLOUD_SHELL_PATH, http::Method::POST, None)?;
-    if !checked
-        .header("metadata")
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-    {
-        return Ok(oauth_error(
-            400,
-            "invalid_request",
-            "Required metadata header not specified",
-        ));
-    }
-    let form: Vec<(String, String)> = String::from_utf8_lossy(request.body())
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (k.to_owned(), super::server::percent_decode(v)))
-        .collect();
-    let Some(resource) = form
-        .iter()
-        .find(|(k, _)| k == "resource")
-        .map(|(_, v)| v.as_str())
-        .filter(|r| !r.is_empty())
-    else {
-        return Ok(oauth_error(
-            400,
-            "invalid_request",
-            "The form field 'resource' is missing",
-        ));
-    };
-    // Cloud Shell answers for the signed-in user; the emulator's stand-in
-    // is the system identity.
-    let Some(identity) = state.config.system_identity.as_ref() else {
-        return Ok(oauth_error(400, "invalid_request", "No user is signed in"));
-    };
-    let issued = tokens::issue(state, identity, resource);
-    Ok(json(
-        200,
-        &json!({
+const CLOUD_SHELL: Platform = Platform {
+    path: CLOUD_SHELL_PATH,
+    method: http::Method::POST,
+    api_version: None,
+    gate: Gate::Metadata,
+    resource_in: ResourceIn::Form,
+    selectors: &[],
+    identity: Choose::System,
+    body: |issued, resource, _| {
+        json!({
             "access_token": issued.token,
             "expires_in": issued.lifetime.to_string(),
             "expires_on": issued.expires_on.to_string(),
             "not_before": issued.issued.to_string(),
             "resource": resource,
             "token_type": "Bearer",
-        }),
+        })
+    },
+};
+
+pub(super) fn app_service(
+    state: &Arc<State>,
+    request: &http::Request<Bytes>,
+) -> http::Response<Body> {
+    respond(answer(&APP_SERVICE, state, request))
+}
+
+pub(super) fn app_service_2017(
+    state: &Arc<State>,
+    request: &http::Request<Bytes>,
+) -> http::Response<Body> {
+    respond(answer(&APP_SERVICE_2017, state, request))
+}
+
+pub(super) fn service_fabric(
+    state: &Arc<State>,
+    request: &http::Request<Bytes>,
+) -> http::Response<Body> {
+    respond(answer(&SERVICE_FABRIC, state, request))
+}
+
+pub(super) fn cloud_shell(
+    state: &Arc<State>,
+    request: &http::Request<Bytes>,
+) -> http::Response<Body> {
+    respond(answer(&CLOUD_SHELL, state, request))
+}
+
+/// `platform`'s answer to `request`: checked as the real endpoint checks
+/// it, then a token for the identity it names.
+fn answer(
+    platform: &Platform,
+    state: &Arc<State>,
+    request: &http::Request<Bytes>,
+) -> Result<http::Response<Body>, Refusal> {
+    let checked = check(
+        request,
+        platform.path,
+        platform.method.clone(),
+        platform.api_version,
+    )?;
+    match &platform.gate {
+        Gate::Metadata => {
+            if !checked
+                .header("metadata")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+            {
+                return Ok(oauth_error(
+                    400,
+                    "invalid_request",
+                    "Required metadata header not specified",
+                ));
+            }
+        }
+        Gate::Credential {
+            header,
+            secret,
+            refusal,
+        } => {
+            if checked.header(header) != Some(secret(state)) {
+                return Ok(refusal());
+            }
+        }
+    }
+    let form;
+    let resource = match platform.resource_in {
+        ResourceIn::Query => resource(&checked)?,
+        ResourceIn::Form => {
+            form = form_pairs(request.body());
+            match form
+                .iter()
+                .find(|(k, _)| k == "resource")
+                .map(|(_, v)| v.as_str())
+                .filter(|r| !r.is_empty())
+            {
+                Some(resource) => resource,
+                None => {
+                    return Ok(oauth_error(
+                        400,
+                        "invalid_request",
+                        "The form field 'resource' is missing",
+                    ));
+                }
+            }
+        }
+    };
+    let config = &state.config;
+    let identity = match platform.identity {
+        Choose::Select => {
+            let selectors: Vec<Selector<'_>> = platform
+                .selectors
+                .iter()
+                .filter_map(|(name, kind)| {
+                    checked.param(name).map(|v| match kind {
+                        SelectorKind::Client => Selector::Client(v),
+                        SelectorKind::Object => Selector::Object(v),
+                        SelectorKind::Resource => Selector::Resource(v),
+                    })
+                })
+                .collect();
+            match tokens::select(state, &selectors) {
+                Ok(identity) => identity,
+                Err(description) => return Ok(platform_error(400, description)),
+            }
+        }
+        Choose::SystemOrFirst => match config
+            .system_identity
+            .as_ref()
+            .or(config.user_assigned.first())
+        {
+            Some(identity) => identity,
+            None => {
+                let error = json!({"error": {"code": "ManagedIdentityNotFound", "message": "No identity is configured."}});
+                return Ok(json(400, &error, &[]));
+            }
+        },
+        Choose::System => match config.system_identity.as_ref() {
+            Some(identity) => identity,
+            None => return Ok(oauth_error(400, "invalid_request", "No user is signed in")),
+        },
+    };
+    let issued = tokens::issue(state, identity, resource);
+    Ok(json(
+        200,
+        &(platform.body)(&issued, resource, identity),
         &[],
     ))
+}
+
+/// A form body's pairs, values percent-decoded.
+fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_owned(), super::server::percent_decode(v)))
+        .collect()
 }
