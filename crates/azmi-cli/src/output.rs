@@ -17,7 +17,7 @@ pub(crate) fn now() -> u64 {
 /// One JSON object, the field names of the managed-identity wire format.
 pub(crate) fn token_json(token: &AccessToken) -> Value {
     json!({
-        "access_token": token.token,
+        "access_token": token.token.expose(),
         "token_type": token.token_type,
         "resource": token.resource,
         "expires_on": token.expires_on,
@@ -32,7 +32,7 @@ pub(crate) fn secret_json(secret: &Secret) -> Value {
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
     json!({
-        "value": secret.value,
+        "value": secret.value.expose(),
         "id": secret.id,
         "version": secret.version,
         "content_type": secret.content_type,
@@ -57,7 +57,7 @@ pub(crate) fn token_az_json(token: &AccessToken) -> Value {
                 .to_string()
         });
     json!({
-        "accessToken": token.token,
+        "accessToken": token.token.expose(),
         "expiresOn": expires_on,
         "expires_on": token.expires_on,
         "tokenType": token.token_type,
@@ -76,7 +76,7 @@ pub(crate) fn print_secret(secret: &Secret, as_json: bool) {
     if as_json {
         print_all(&format!("{}\n", secret_json(secret)));
     } else {
-        print_all(&format!("{}\n", secret.value));
+        print_all(&format!("{}\n", secret.value.expose()));
     }
 }
 

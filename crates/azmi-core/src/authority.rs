@@ -187,7 +187,7 @@ pub fn ip_literal(host: &str) -> Option<IpAddr> {
 
 /// A value as a message may quote it: at most 100 characters, no control
 /// characters.
-fn shown(value: &str) -> String {
+pub fn shown(value: &str) -> String {
     value
         .chars()
         .take(100)

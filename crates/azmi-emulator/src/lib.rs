@@ -262,28 +262,28 @@ const SPECS: [ServiceSpec; SERVICES] = [
         what: "App Service",
         listen: platform,
         tls: Tls::Plain,
-        handler: platforms::app_service,
+        handler: |state, request| platforms::handle(&platforms::APP_SERVICE, state, request),
     },
     ServiceSpec {
         service: Service::AppService2017,
         what: "App Service 2017",
         listen: platform,
         tls: Tls::Plain,
-        handler: platforms::app_service_2017,
+        handler: |state, request| platforms::handle(&platforms::APP_SERVICE_2017, state, request),
     },
     ServiceSpec {
         service: Service::ServiceFabric,
         what: "Service Fabric",
         listen: platform,
         tls: Tls::SelfSigned,
-        handler: platforms::service_fabric,
+        handler: |state, request| platforms::handle(&platforms::SERVICE_FABRIC, state, request),
     },
     ServiceSpec {
         service: Service::CloudShell,
         what: "Cloud Shell",
         listen: platform,
         tls: Tls::Plain,
-        handler: platforms::cloud_shell,
+        handler: |state, request| platforms::handle(&platforms::CLOUD_SHELL, state, request),
     },
 ];
 

@@ -208,7 +208,7 @@ fn challenge(header: Option<&str>) -> http::Response<Body> {
 /// How one emulated platform endpoint behaves: everything that differs
 /// between App Service, App Service 2017, Service Fabric and Cloud Shell,
 /// as data, over one handler (`answer`).
-struct Platform {
+pub(super) struct Platform {
     path: &'static str,
     method: http::Method,
     api_version: Option<&'static str>,
@@ -259,7 +259,7 @@ enum Choose {
     System,
 }
 
-const APP_SERVICE: Platform = Platform {
+pub(super) const APP_SERVICE: Platform = Platform {
     path: APP_SERVICE_PATH,
     method: http::Method::GET,
     api_version: Some("2019-08-01"),
@@ -289,7 +289,7 @@ const APP_SERVICE: Platform = Platform {
     },
 };
 
-const APP_SERVICE_2017: Platform = Platform {
+pub(super) const APP_SERVICE_2017: Platform = Platform {
     path: APP_SERVICE_PATH,
     method: http::Method::GET,
     api_version: Some("2017-09-01"),
@@ -312,7 +312,7 @@ const APP_SERVICE_2017: Platform = Platform {
     },
 };
 
-const SERVICE_FABRIC: Platform = Platform {
+pub(super) const SERVICE_FABRIC: Platform = Platform {
     path: TOKEN_PATH,
     method: http::Method::GET,
     api_version: Some("2019-07-01-preview"),
@@ -337,7 +337,7 @@ const SERVICE_FABRIC: Platform = Platform {
     },
 };
 
-const CLOUD_SHELL: Platform = Platform {
+pub(super) const CLOUD_SHELL: Platform = Platform {
     path: CLOUD_SHELL_PATH,
     method: http::Method::POST,
     api_version: None,
@@ -357,32 +357,13 @@ const CLOUD_SHELL: Platform = Platform {
     },
 };
 
-pub(super) fn app_service(
+/// `platform`'s handler, as the service table takes it.
+pub(super) fn handle(
+    platform: &Platform,
     state: &Arc<State>,
     request: &http::Request<Bytes>,
 ) -> http::Response<Body> {
-    respond(answer(&APP_SERVICE, state, request))
-}
-
-pub(super) fn app_service_2017(
-    state: &Arc<State>,
-    request: &http::Request<Bytes>,
-) -> http::Response<Body> {
-    respond(answer(&APP_SERVICE_2017, state, request))
-}
-
-pub(super) fn service_fabric(
-    state: &Arc<State>,
-    request: &http::Request<Bytes>,
-) -> http::Response<Body> {
-    respond(answer(&SERVICE_FABRIC, state, request))
-}
-
-pub(super) fn cloud_shell(
-    state: &Arc<State>,
-    request: &http::Request<Bytes>,
-) -> http::Response<Body> {
-    respond(answer(&CLOUD_SHELL, state, request))
+    respond(answer(platform, state, request))
 }
 
 /// `platform`'s answer to `request`: checked as the real endpoint checks

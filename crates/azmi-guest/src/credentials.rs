@@ -91,7 +91,7 @@ pub(crate) fn get_secret(
             }
         };
         let token = token_from(ctx, &source, &challenge.resource, identity)?;
-        match keyvault::read(ctx, &vault, name, version, &token.token) {
+        match keyvault::read(ctx, &vault, name, version, token.token.expose()) {
             // Refused with a token: the audience or tenant may have moved,
             // or the token been revoked. Discover again, once, with a new
             // token (the SDKs do the same).

@@ -195,12 +195,7 @@ pub(crate) fn service_error(response: &Response, credential: Option<&str>) -> Se
     } else {
         message
     };
-    ServiceError {
-        status: response.status,
-        code,
-        message,
-        inner_code,
-    }
+    ServiceError::new(response.status, code, message, inner_code)
 }
 
 /// The error for a redirect: never followed, because a token request or a

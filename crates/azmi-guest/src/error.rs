@@ -3,30 +3,7 @@
 
 use std::fmt;
 
-/// What a service said when it refused a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ServiceError {
-    pub(crate) status: u16,
-    pub(crate) code: String,
-    pub(crate) message: String,
-    pub(crate) inner_code: Option<String>,
-}
-
-impl fmt::Display for ServiceError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "HTTP {}", self.status)?;
-        if !self.code.is_empty() {
-            write!(f, " {}", self.code)?;
-        }
-        if let Some(inner) = &self.inner_code {
-            write!(f, " ({inner})")?;
-        }
-        if !self.message.is_empty() {
-            write!(f, ": {}", self.message)?;
-        }
-        Ok(())
-    }
-}
+pub(crate) use azmi_core::ServiceError;
 
 /// Why a guest call failed; see the WIT `error` variant for when each case
 /// is raised.
@@ -176,16 +153,5 @@ mod tests {
         let out = sanitize_message(&long, None);
         assert_eq!(out.chars().count(), MAX_MESSAGE_CHARS + 1);
         assert!(out.ends_with('…'));
-    }
-
-    #[test]
-    fn service_error_display_names_every_part() {
-        let e = ServiceError {
-            status: 403,
-            code: "Forbidden".into(),
-            message: "no".into(),
-            inner_code: Some("ForbiddenByRbac".into()),
-        };
-        assert_eq!(e.to_string(), "HTTP 403 Forbidden (ForbiddenByRbac): no");
     }
 }

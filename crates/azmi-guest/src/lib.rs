@@ -78,7 +78,7 @@ impl wit::Guest for Component {
         let identity = identity_from_wit(identity);
         let token = with_ctx(|ctx, env| credentials::get_token(ctx, env, &resource, &identity))?;
         Ok(wit::AccessToken {
-            token: token.token,
+            token: token.token.into_inner(),
             token_type: token.token_type,
             resource: token.resource,
             expires_on: token.expires_on,
@@ -128,7 +128,7 @@ impl wit::Guest for Component {
 
 fn secret_to_wit(secret: keyvault::Secret) -> wit::Secret {
     wit::Secret {
-        value: secret.value,
+        value: secret.value.into_inner(),
         id: secret.id,
         version: secret.version,
         content_type: secret.content_type,

@@ -42,79 +42,9 @@ impl Peer {
     }
 }
 
-/// The retry settings; the host passes its own in `AZMI_RETRY`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Policy {
-    /// Retries after the first attempt (more after a 410, see below).
-    pub(crate) max_retries: u32,
-    /// The first backoff; each next one doubles.
-    pub(crate) base_delay: Duration,
-    /// The longest single wait.
-    pub(crate) max_delay: Duration,
-    /// After IMDS answers 410, keep trying until this much time has passed.
-    pub(crate) gone_min_total: Duration,
-    /// The longest `Retry-After` honoured.
-    pub(crate) retry_after_cap: Duration,
-    /// The whole call's budget, from its start.
-    pub(crate) deadline: Duration,
-    /// Multiplies every wait (1 in production; tests shrink time with it).
-    pub(crate) scale: f64,
-}
-
-impl Default for Policy {
-    fn default() -> Policy {
-        Policy {
-            max_retries: 5,
-            base_delay: Duration::from_millis(800),
-            max_delay: Duration::from_secs(60),
-            gone_min_total: Duration::from_secs(70),
-            retry_after_cap: Duration::from_secs(60),
-            deadline: Duration::from_secs(90),
-            scale: 1.0,
-        }
-    }
-}
-
-impl Policy {
-    /// Parses `key=value,…` (`max_retries`, `base_ms`, `max_delay_ms`,
-    /// `gone_min_ms`, `retry_after_cap_ms`, `deadline_ms`, `scale`); unknown
-    /// keys and bad values are errors, as a host that sets this means it.
-    pub(crate) fn parse(text: &str) -> Result<Policy, String> {
-        let mut policy = Policy::default();
-        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (key, value) = pair
-                .split_once('=')
-                .ok_or_else(|| format!("`{pair}` is not key=value"))?;
-            let ms = || {
-                value
-                    .parse::<u64>()
-                    .map(Duration::from_millis)
-                    .map_err(|_| format!("{key}=`{value}` is not a number of milliseconds"))
-            };
-            match key {
-                "max_retries" => {
-                    policy.max_retries = value
-                        .parse()
-                        .map_err(|_| format!("max_retries=`{value}` is not a count"))?
-                }
-                "base_ms" => policy.base_delay = ms()?,
-                "max_delay_ms" => policy.max_delay = ms()?,
-                "gone_min_ms" => policy.gone_min_total = ms()?,
-                "retry_after_cap_ms" => policy.retry_after_cap = ms()?,
-                "deadline_ms" => policy.deadline = ms()?,
-                "scale" => {
-                    policy.scale = value
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 1.0)
-                        .ok_or_else(|| format!("scale=`{value}` is not a number in (0, 1]"))?;
-                }
-                other => return Err(format!("unknown setting `{other}`")),
-            }
-        }
-        Ok(policy)
-    }
-}
+/// The retry settings (`azmi_core::retry`); the host passes its own in
+/// `AZMI_RETRY`.
+pub(crate) type Policy = azmi_core::retry::RetrySettings;
 
 /// Time, for waiting between attempts. The real one is wasi:clocks; tests
 /// use a fake that only records.

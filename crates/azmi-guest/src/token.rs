@@ -2,33 +2,20 @@
 //! sends numbers as strings, App Service sends `expires_on` but no
 //! `expires_in`, App Service 2017 sends dates, emulators send integers (the forms are in `expiry`).
 
-use std::fmt;
-
+use azmi_core::Redacted;
 use serde_json::Value;
 
 use crate::error::Error;
 use crate::expiry::{seconds, timestamp};
 
 /// An access token. `Debug` never prints the token itself.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Token {
-    pub(crate) token: String,
+    pub(crate) token: Redacted,
     pub(crate) token_type: String,
     pub(crate) resource: String,
     pub(crate) expires_on: u64,
     pub(crate) refresh_at: Option<u64>,
-}
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Token")
-            .field("token", &"[redacted]")
-            .field("token_type", &self.token_type)
-            .field("resource", &self.resource)
-            .field("expires_on", &self.expires_on)
-            .field("refresh_at", &self.refresh_at)
-            .finish()
-    }
 }
 
 /// Parses a 200 body from a token endpoint. `endpoint` names the source in
@@ -93,7 +80,7 @@ pub(crate) fn parse_token_response(
     let refresh_at = azmi_core::freshness::refresh_at(now, expires_on - now, refresh_in);
 
     Ok(Token {
-        token,
+        token: token.into(),
         token_type,
         resource,
         expires_on,

@@ -63,11 +63,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let secret = secret.expect("the task ran")?;
     let token = token.expect("the task ran")?;
-    println!("alpha read mysecret: {} bytes", secret.value.len());
+    println!("alpha read mysecret: {} bytes", secret.value.expose().len());
     println!(
         "beta got a token for {} ({} bytes, expires at {})",
         token.resource,
-        token.token.len(),
+        token.token.expose().len(),
         token.expires_on
     );
 

@@ -26,7 +26,7 @@ pub(crate) fn identity_to_wit(identity: &Identity) -> WitIdentity {
 impl From<wit::AccessToken> for AccessToken {
     fn from(t: wit::AccessToken) -> AccessToken {
         AccessToken {
-            token: t.token,
+            token: t.token.into(),
             token_type: t.token_type,
             resource: t.resource,
             expires_on: t.expires_on,
@@ -38,7 +38,7 @@ impl From<wit::AccessToken> for AccessToken {
 impl From<wit::Secret> for Secret {
     fn from(s: wit::Secret) -> Secret {
         Secret {
-            value: s.value,
+            value: s.value.into(),
             id: s.id,
             version: s.version,
             content_type: s.content_type,
@@ -57,11 +57,13 @@ impl From<wit::Secret> for Secret {
 impl From<wit::Error> for Error {
     fn from(e: wit::Error) -> Error {
         let m = one_line;
-        let service = |s: wit::ServiceError| ServiceError {
-            status: s.status,
-            code: one_line(s.code),
-            message: one_line(s.message),
-            inner_code: s.inner_code.map(one_line),
+        let service = |s: wit::ServiceError| {
+            ServiceError::new(
+                s.status,
+                one_line(s.code),
+                one_line(s.message),
+                s.inner_code.map(one_line),
+            )
         };
         match e {
             wit::Error::Unavailable(s) => Error::Unavailable(m(s)),

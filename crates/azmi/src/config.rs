@@ -440,7 +440,7 @@ fn guest_environment(
 }
 
 fn validate_limits(call: &CallLimits, retry: &RetryPolicy) -> Result<(), Error> {
-    if !(retry.time_scale > 0.0 && retry.time_scale <= 1.0) {
+    if !azmi_core::retry::is_scale(retry.time_scale) {
         return Err(Error::config(
             Setting::Limits,
             Some(&retry.time_scale.to_string()),

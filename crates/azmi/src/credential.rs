@@ -238,7 +238,13 @@ impl Credential {
                 .call(deadline, async |instance, store| {
                     instance
                         .azmi_identity_credentials()
-                        .call_get_secret_with_token(store, vault_url, name, version, &token.token)
+                        .call_get_secret_with_token(
+                            store,
+                            vault_url,
+                            name,
+                            version,
+                            token.token.expose(),
+                        )
                         .await
                 })
                 .await

@@ -3,8 +3,6 @@
 //! configuration). Messages name the value at fault and the fix, and never
 //! contain a token or a secret value.
 
-use std::fmt;
-
 /// The longest message a component (or a service, through it) can put
 /// into an `Error`: longer ones are cut, and every message is one line.
 pub const MAX_MESSAGE_BYTES: usize = 4096;
@@ -24,36 +22,7 @@ pub(crate) fn one_line(text: String) -> String {
     line
 }
 
-/// What a service said when it refused a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ServiceError {
-    /// The HTTP status.
-    pub status: u16,
-    /// The service's error code (`SecretNotFound`, `invalid_request`, …), or
-    /// empty.
-    pub code: String,
-    /// The service's message, one line, never containing the token sent.
-    pub message: String,
-    /// The innermost error code (`ForbiddenByRbac`, `SecretDisabled`, …).
-    pub inner_code: Option<String>,
-}
-
-impl fmt::Display for ServiceError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "HTTP {}", self.status)?;
-        if !self.code.is_empty() {
-            write!(f, " {}", self.code)?;
-        }
-        if let Some(inner) = &self.inner_code {
-            write!(f, " ({inner})")?;
-        }
-        if !self.message.is_empty() {
-            write!(f, ": {}", self.message)?;
-        }
-        Ok(())
-    }
-}
+pub use azmi_core::ServiceError;
 
 /// Which setting a configuration error is about, so that a caller (the
 /// CLI names its flag) can point at it without reading the message.

@@ -78,4 +78,4 @@ pub use limits::{CallLimits, RequestLimits, RetryPolicy};
 pub use policy::{ConnectTo, DestinationKind};
 pub use precompiled::default_cache_dir;
 pub use runtime::{COMPONENT, Pooling, Runtime, RuntimeBuilder};
-pub use types::{AccessToken, Identity, Secret};
+pub use types::{AccessToken, Identity, Redacted, Secret};

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use azmi_core::retry::RetrySettings;
+
 /// Limits on the outgoing requests of a call. Guest-chosen timeouts are
 /// clamped to these; a guest that asks for none gets these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +58,7 @@ impl Default for CallLimits {
     fn default() -> CallLimits {
         CallLimits {
             // Long enough for IMDS's 410 ("back within 70 s") to pass.
-            timeout: Duration::from_secs(90),
+            timeout: azmi_core::retry::DEFAULT_DEADLINE,
             cpu: Duration::from_secs(1),
             memory_bytes: 32 << 20,
         }
@@ -64,7 +66,8 @@ impl Default for CallLimits {
 }
 
 /// How the component retries a request that failed in a way a retry may
-/// cure: IMDS and the Arc agent on
+/// cure (the defaults are the component's, `azmi_core::retry`): IMDS and
+/// the Arc agent on
 /// 404, 410, 429 and 5xx, the other identity endpoints on 408, 429, 500,
 /// 502, 503 and 504, Key Vault on 408, 429 and 5xx, and any peer after a
 /// read timeout or a connection cut mid-response. Nothing answering is not
@@ -89,13 +92,23 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> RetryPolicy {
+        // The component's own defaults (`azmi_core::retry`).
+        let RetrySettings {
+            max_retries,
+            base_delay,
+            max_delay,
+            gone_min_total,
+            retry_after_cap,
+            deadline: _,
+            scale,
+        } = RetrySettings::default();
         RetryPolicy {
-            max_retries: 5,
-            base_delay: Duration::from_millis(800),
-            max_delay: Duration::from_secs(60),
-            gone_min_total: Duration::from_secs(70),
-            retry_after_cap: Duration::from_secs(60),
-            time_scale: 1.0,
+            max_retries,
+            base_delay,
+            max_delay,
+            gone_min_total,
+            retry_after_cap,
+            time_scale: scale,
         }
     }
 }
@@ -106,22 +119,17 @@ impl RetryPolicy {
     /// reports its own last error rather than being cut off.
     pub(crate) fn encode(&self, timeout: Duration) -> String {
         let margin = (timeout / 10).min(Duration::from_secs(1));
-        format!(
-            "max_retries={},base_ms={},max_delay_ms={},gone_min_ms={},retry_after_cap_ms={},deadline_ms={},scale={}",
-            self.max_retries,
-            millis(self.base_delay),
-            millis(self.max_delay),
-            millis(self.gone_min_total),
-            millis(self.retry_after_cap),
-            millis(timeout.saturating_sub(margin)),
-            self.time_scale,
-        )
+        RetrySettings {
+            max_retries: self.max_retries,
+            base_delay: self.base_delay,
+            max_delay: self.max_delay,
+            gone_min_total: self.gone_min_total,
+            retry_after_cap: self.retry_after_cap,
+            deadline: timeout.saturating_sub(margin),
+            scale: self.time_scale,
+        }
+        .encode()
     }
-}
-
-/// Milliseconds as the component parses them (a `u64`; longer is forever).
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// How often the engine's epoch advances: the granularity of the CPU limit.

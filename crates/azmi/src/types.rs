@@ -1,7 +1,7 @@
-//! The values a call returns, host side. `Debug` never prints a token or a
-//! secret value.
+//! The values a call returns, host side. Tokens and secret values are
+//! `Redacted`: `Debug` never prints them.
 
-use std::fmt;
+pub use azmi_core::Redacted;
 
 /// Which managed identity to use.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -17,12 +17,12 @@ pub enum Identity {
     ResourceId(String),
 }
 
-/// An access token.
-#[derive(Clone, PartialEq, Eq)]
+/// An access token. `Debug` never shows the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AccessToken {
-    /// The bearer token. A credential: never log it.
-    pub token: String,
+    /// The bearer token, a credential: `expose` it only to send it.
+    pub token: Redacted,
     /// Normally `Bearer`.
     pub token_type: String,
     /// The audience the token was issued for.
@@ -33,24 +33,12 @@ pub struct AccessToken {
     pub refresh_at: Option<u64>,
 }
 
-impl fmt::Debug for AccessToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AccessToken")
-            .field("token", &"[redacted]")
-            .field("token_type", &self.token_type)
-            .field("resource", &self.resource)
-            .field("expires_on", &self.expires_on)
-            .field("refresh_at", &self.refresh_at)
-            .finish()
-    }
-}
-
-/// A Key Vault secret.
-#[derive(Clone, PartialEq, Eq)]
+/// A Key Vault secret. `Debug` never shows the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Secret {
-    /// The secret value.
-    pub value: String,
+    /// The secret value: `expose` it only where it is used.
+    pub value: Redacted,
     /// `https://<vault>/secrets/<name>/<version>`.
     pub id: String,
     /// The version returned.
@@ -69,16 +57,4 @@ pub struct Secret {
     pub not_before: Option<u64>,
     /// Tags, sorted by name.
     pub tags: Vec<(String, String)>,
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Secret")
-            .field("value", &"[redacted]")
-            .field("id", &self.id)
-            .field("version", &self.version)
-            .field("content_type", &self.content_type)
-            .field("enabled", &self.enabled)
-            .finish_non_exhaustive()
-    }
 }

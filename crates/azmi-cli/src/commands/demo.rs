@@ -70,9 +70,10 @@ pub(crate) async fn run(common: &Common) -> Result<(), Failure> {
         Ok(secret) => {
             println!(
                 "   ok: mysecret = {} (version {})\n",
-                secret.value, secret.version
+                secret.value.expose(),
+                secret.version
             );
-            secret.value == "TOPSECRET"
+            secret.value.expose() == "TOPSECRET"
         }
         Err(e) => unexpected(&e),
     });
@@ -138,7 +139,7 @@ fn report_token(result: Result<azmi::AccessToken, Error>) -> bool {
                 "   ok: {} token for {} ({} characters, not shown), expires in {}h{:02}m\n",
                 token.token_type,
                 token.resource,
-                token.token.len(),
+                token.token.expose().len(),
                 left / 3600,
                 left % 3600 / 60
             );

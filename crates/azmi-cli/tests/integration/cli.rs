@@ -7,6 +7,8 @@ use azmi_emulator::{EmulatorConfig, demo};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use azmi_testkit::cli::assert_failure;
+
 use crate::support::{RawServer, Reply, azmi, ca_file, emulator, emulator_with, stderr, stdout};
 
 /// Flags that point the CLI at `emulator`, with the CA in `ca`.
@@ -25,21 +27,6 @@ async fn run(args: &[&str], extra: &[String]) -> std::process::Output {
     let mut all: Vec<&str> = args.to_vec();
     all.extend(extra.iter().map(String::as_str));
     azmi(&all, &[]).await
-}
-
-/// A failure: the given exit status, nothing on stdout, one line on stderr
-/// that starts with `azmi: <kind>`.
-fn assert_failure(output: &std::process::Output, status: i32, kind: &str) -> String {
-    let err = stderr(output);
-    assert_eq!(output.status.code(), Some(status), "stderr: {err}");
-    assert!(
-        output.stdout.is_empty(),
-        "stdout on failure: {}",
-        stdout(output)
-    );
-    assert_eq!(err.lines().count(), 1, "not one line: {err}");
-    assert!(err.starts_with(&format!("azmi: {kind}")), "{err}");
-    err
 }
 
 #[tokio::test]

@@ -246,7 +246,7 @@ async fn the_vault_is_retried_and_its_challenge_verified() {
         .get_secret(&vault, "mysecret", None, &Identity::SystemAssigned)
         .await
         .unwrap();
-    assert_eq!(secret.value, "TOPSECRET");
+    assert_eq!(secret.value.expose(), "TOPSECRET");
     assert_eq!(emulator.vault_requests(), 5);
 
     // A challenge for another audience: refused before any token request.
@@ -327,7 +327,7 @@ async fn the_cache_serves_refreshes_and_coalesces() {
         .get_token(VAULT, &Identity::SystemAssigned)
         .await
         .unwrap();
-    assert_eq!(served.token, first.token);
+    assert_eq!(served.token.expose(), first.token.expose());
     assert_eq!(credential.cache_stats().refresh_failures, 1);
     assert_eq!(emulator.imds_requests(), 2);
 

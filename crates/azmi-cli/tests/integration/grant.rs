@@ -27,7 +27,7 @@ pub(crate) async fn attempt(config: &Config, command: &str) -> Result<String, St
         .get_token(command, &Identity::SystemAssigned)
         .await
     {
-        Ok(token) => Ok(token.token),
+        Ok(token) => Ok(token.token.into_inner()),
         Err(Error::Other(why)) => Err(why),
         Err(other) => panic!("{command}: unexpected {other:?}"),
     }

@@ -21,7 +21,7 @@ async fn attack(config: &Config, command: &str) -> Result<String, Error> {
     Credential::new(hostile_runtime(), config.clone())
         .get_token(command, &Identity::SystemAssigned)
         .await
-        .map(|t| t.token)
+        .map(|t| t.token.into_inner())
 }
 
 #[tokio::test]
@@ -252,7 +252,7 @@ async fn no_call_sees_what_an_earlier_call_left_in_memory() {
         let twice = tenants[0]
             .get_token("residue:twice", &Identity::SystemAssigned)
             .await
-            .map(|t| t.token);
+            .map(|t| t.token.into_inner());
         assert_eq!(
             twice.as_deref(),
             Ok("fresh; residue: initialised static 0xd127, 262144 dirty bytes"),
@@ -263,7 +263,7 @@ async fn no_call_sees_what_an_earlier_call_left_in_memory() {
                 let seen = tenant
                     .get_token("residue", &Identity::SystemAssigned)
                     .await
-                    .map(|t| t.token);
+                    .map(|t| t.token.into_inner());
                 assert_eq!(seen.as_deref(), Ok("fresh"), "{what}, round {round}");
             }
         }

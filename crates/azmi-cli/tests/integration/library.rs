@@ -20,7 +20,7 @@ async fn system_assigned_token() {
         .unwrap();
     assert_eq!(token.resource, "https://vault.azure.net");
     assert_eq!(token.token_type, "Bearer");
-    assert_eq!(token.token.split('.').count(), 3, "JWT-shaped");
+    assert_eq!(token.token.expose().split('.').count(), 3, "JWT-shaped");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -36,7 +36,7 @@ async fn system_assigned_token() {
         "half-life refresh"
     );
     assert!(
-        !format!("{token:?}").contains(&token.token),
+        !format!("{token:?}").contains(token.token.expose()),
         "Debug redacts the token"
     );
     assert_eq!(emulator.imds_requests(), 1);
@@ -60,7 +60,7 @@ async fn user_assigned_tokens_by_each_selector() {
             "{identity:?}"
         );
         // The token names the user-assigned identity, not the system one.
-        let claims = azmi_testkit::jwt_claims(&token.token);
+        let claims = azmi_testkit::jwt_claims(token.token.expose());
         assert_eq!(claims["oid"], demo::USER_OBJECT_ID, "{identity:?}");
     }
 }
@@ -107,7 +107,7 @@ async fn secret_latest_and_by_version() {
         )
         .await
         .unwrap();
-    assert_eq!(latest.value, "TOPSECRET");
+    assert_eq!(latest.value.expose(), "TOPSECRET");
     assert_eq!(latest.version, demo::MYSECRET_VERSION);
     assert_eq!(
         latest.id,
@@ -134,7 +134,7 @@ async fn secret_latest_and_by_version() {
         .await
         .unwrap();
     assert_eq!(
-        (old.value.as_str(), old.version.as_str()),
+        (old.value.expose(), old.version.as_str()),
         ("OLDSECRET", demo::MYSECRET_OLD_VERSION)
     );
 }
@@ -183,7 +183,8 @@ async fn secret_errors_map_to_their_cases() {
             .get_secret(&vault, "uami-only", None, &uami)
             .await
             .unwrap()
-            .value,
+            .value
+            .expose(),
         "UAMISECRET"
     );
 
@@ -271,7 +272,7 @@ async fn concurrent_calls_share_one_credential_and_its_cache() {
         })
         .collect();
     for call in calls {
-        assert_eq!(call.await.unwrap().unwrap().value, "TOPSECRET");
+        assert_eq!(call.await.unwrap().unwrap().value.expose(), "TOPSECRET");
     }
     assert_eq!(
         (emulator.imds_requests(), emulator.vault_requests()),
@@ -321,5 +322,5 @@ async fn limits_of_duration_max_mean_no_limit() {
         )
         .await
         .unwrap();
-    assert_eq!(secret.value, "TOPSECRET");
+    assert_eq!(secret.value.expose(), "TOPSECRET");
 }

@@ -31,7 +31,7 @@ async fn every_source_gets_a_token_and_reads_a_secret() {
             .get_token(VAULT, &Identity::SystemAssigned)
             .await
             .unwrap_or_else(|e| panic!("{source}: {e}"));
-        assert_eq!(claims(&token.token)["aud"], VAULT, "{source}");
+        assert_eq!(claims(token.token.expose())["aud"], VAULT, "{source}");
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -50,7 +50,7 @@ async fn every_source_gets_a_token_and_reads_a_secret() {
             )
             .await
             .unwrap();
-        assert_eq!(secret.value, "TOPSECRET", "{source}");
+        assert_eq!(secret.value.expose(), "TOPSECRET", "{source}");
     }
     // One token request per source (two for Arc: the challenge and the
     // retry), each at its own endpoint: get-secret's token comes from the
@@ -89,7 +89,7 @@ async fn user_assigned_identities_where_the_platform_has_them() {
                 .await
                 .unwrap_or_else(|e| panic!("{source} {identity:?}: {e}"));
             assert_eq!(
-                claims(&token.token)["oid"],
+                claims(token.token.expose())["oid"],
                 demo::USER_OBJECT_ID,
                 "{source} {identity:?}"
             );
@@ -107,7 +107,7 @@ async fn user_assigned_identities_where_the_platform_has_them() {
         .get_token(VAULT, &Identity::ClientId(demo::USER_CLIENT_ID.into()))
         .await
         .unwrap();
-    assert_eq!(claims(&token.token)["oid"], demo::USER_OBJECT_ID);
+    assert_eq!(claims(token.token.expose())["oid"], demo::USER_OBJECT_ID);
     let err = credential
         .get_token(VAULT, &Identity::ObjectId(demo::USER_OBJECT_ID.into()))
         .await

@@ -229,7 +229,7 @@ async fn a_pooled_runtime_queues_calls_beyond_its_slots() {
         .get_secret(&vault, "mysecret", None, &Identity::SystemAssigned)
         .await
         .unwrap();
-    assert_eq!(secret.value, "TOPSECRET");
+    assert_eq!(secret.value.expose(), "TOPSECRET");
 
     // One slot, held by a call the emulator keeps waiting: a second
     // tenant's call waits for the slot, within its own deadline.
@@ -299,7 +299,11 @@ async fn each_tenant_uses_its_own_identity() {
     );
     // Only the user-assigned identity may read `uami-only`.
     assert_eq!(
-        user.secret(&vault, "uami-only", None).await.unwrap().value,
+        user.secret(&vault, "uami-only", None)
+            .await
+            .unwrap()
+            .value
+            .expose(),
         "UAMISECRET"
     );
     let err = system.secret(&vault, "uami-only", None).await.unwrap_err();

@@ -59,7 +59,10 @@ fn challenge_then_token_then_secret() {
         vault(Some("vault-token")).reply(200, "application/json", BUNDLE),
     ]);
     let mut h = Harness::new();
-    assert_eq!(run_secret(&mut h, &fake).unwrap().value, "TOPSECRET");
+    assert_eq!(
+        run_secret(&mut h, &fake).unwrap().value.expose(),
+        "TOPSECRET"
+    );
     fake.assert_done();
     // The instance remembers the challenge and the token.
     let fake = FakeTransport::new(vec![vault(Some("vault-token")).reply(
@@ -116,7 +119,10 @@ fn a_401_with_a_token_rediscovers_once() {
         vault(Some("t2")).reply(200, "application/json", BUNDLE),
     ]);
     assert_eq!(
-        run_secret(&mut Harness::new(), &fake).unwrap().value,
+        run_secret(&mut Harness::new(), &fake)
+            .unwrap()
+            .value
+            .expose(),
         "TOPSECRET"
     );
     fake.assert_done();
@@ -173,7 +179,7 @@ fn cached_tokens_are_served_and_refreshed_proactively() {
             ),
     ]);
     let served = get_token(&mut h.ctx(&failing), &env(), "r", &Identity::SystemAssigned).unwrap();
-    assert_eq!(served.token, "long");
+    assert_eq!(served.token.expose(), "long");
     failing.assert_done();
     // The failure is not retried on every call.
     let none = FakeTransport::new(vec![]);

@@ -1,7 +1,7 @@
 //! The `SecretBundle` JSON of a get-secret response. Every field but `value` and `id` is optional; unknown fields are
 //! ignored.
 
-use std::fmt;
+use azmi_core::Redacted;
 
 use serde_json::{Map, Value};
 
@@ -9,9 +9,9 @@ use super::Vault;
 use crate::error::sanitize_message;
 
 /// A secret read from a vault. `Debug` never prints the value.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Secret {
-    pub(crate) value: String,
+    pub(crate) value: Redacted,
     pub(crate) id: String,
     pub(crate) version: String,
     pub(crate) content_type: Option<String>,
@@ -21,16 +21,6 @@ pub(crate) struct Secret {
     pub(crate) expires: Option<u64>,
     pub(crate) not_before: Option<u64>,
     pub(crate) tags: Vec<(String, String)>,
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Secret")
-            .field("value", &"[redacted]")
-            .field("id", &self.id)
-            .field("enabled", &self.enabled)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Parses a 200 body. The `id` must name the vault and secret that were
@@ -103,7 +93,7 @@ pub(crate) fn parse_secret(
     }
     tags.sort();
     Ok(Secret {
-        value,
+        value: value.into(),
         id,
         version: returned_version,
         content_type,
@@ -162,7 +152,7 @@ mod tests {
             "contentType":"text/plain","attributes":{"enabled":true,"created":1493938410,"updated":1493938411,"exp":1893456000,"nbf":1493938400,"recoveryLevel":"Recoverable+Purgeable"},
             "tags":{"b":"2","a":"1"},"kid":null,"unknown":{"x":1}}"#;
         let s = parse_secret(body, &vault(), "mysecret", None).unwrap();
-        assert_eq!(s.value, "TOPSECRET");
+        assert_eq!(s.value.expose(), "TOPSECRET");
         assert_eq!(s.version, "4387e9f3d6e14c459867679a90fd0f79");
         assert_eq!(s.content_type.as_deref(), Some("text/plain"));
         assert_eq!(

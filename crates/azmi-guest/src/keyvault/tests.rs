@@ -25,7 +25,7 @@ fn latest_version_request_shape() {
         "tok",
     )
     .unwrap();
-    assert_eq!(s.value, "TOPSECRET");
+    assert_eq!(s.value.expose(), "TOPSECRET");
     fake.assert_done();
 }
 

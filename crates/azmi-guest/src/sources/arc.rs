@@ -9,33 +9,26 @@ use std::time::Duration;
 use azmi_core::{ARC_DEFAULT_ENDPOINT, ARC_TOKEN_DIR, IDENTITY_ENDPOINT};
 use serde_json::Value;
 
-use super::descriptor::{Descriptor, ResourceIn, Selector, TokenEndpoint};
+use super::descriptor::{Descriptor, TokenEndpoint};
 use crate::context::Ctx;
 use crate::endpoint;
 use crate::env::Env;
-use crate::error::{Error, ServiceError};
+use crate::error::Error;
 use crate::identity::Identity;
 use crate::retry::{self, Failure, Peer};
 use crate::token::Token;
-use crate::transport::Method;
 use crate::url::Url;
 
 pub(crate) const API_VERSION: &str = "2020-06-01";
 
+/// As IMDS (the same selectors, `Metadata: true`, the same retry rules),
+/// at the agent's api-version, with its key added per request from the
+/// challenge. New agents honour and echo the selectors; `mi_res_id` would
+/// be ignored silently, so it is never sent.
 pub(crate) const ARC: Descriptor = Descriptor {
     describe: "the Arc agent at",
-    method: Method::Get,
     api_version: Some(API_VERSION),
-    headers: &[("metadata", "true")],
-    // The key is not a variable: it comes from the challenge.
-    credential_header: None,
-    resource_in: ResourceIn::Query,
-    // New agents honour these (and echo them); `mi_res_id` would be
-    // ignored silently, so it is never sent.
-    client_id: Selector::Param("client_id"),
-    object_id: Selector::Param("object_id"),
-    resource_id: Selector::Param("msi_res_id"),
-    peer: Peer::Imds,
+    ..super::imds::IMDS
 };
 
 #[derive(Debug)]
@@ -133,7 +126,7 @@ impl Arc {
             } else {
                 format!("{refused}: {}", e.message)
             };
-            return Err(Error::Unauthorized(ServiceError { message, ..e }).into());
+            return Err(Error::Unauthorized(e.with_message(message)).into());
         }
         let token =
             self.endpoint

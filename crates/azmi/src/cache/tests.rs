@@ -30,7 +30,7 @@ async fn serves_fresh_tokens_and_refetches_stale_ones() {
         .get(key(), || NOW, || async { Ok(token("a", 3600, None)) })
         .await
         .unwrap();
-    assert_eq!(t.token, "a");
+    assert_eq!(t.token.expose(), "a");
     let t = cache
         .get(
             key(),
@@ -39,7 +39,7 @@ async fn serves_fresh_tokens_and_refetches_stale_ones() {
         )
         .await
         .unwrap();
-    assert_eq!(t.token, "a");
+    assert_eq!(t.token.expose(), "a");
     // Within five minutes of expiry: fetched again.
     let t = cache
         .get(
@@ -49,7 +49,7 @@ async fn serves_fresh_tokens_and_refetches_stale_ones() {
         )
         .await
         .unwrap();
-    assert_eq!(t.token, "b");
+    assert_eq!(t.token.expose(), "b");
     assert_eq!(
         cache.stats(),
         CacheStats {
@@ -78,17 +78,17 @@ async fn a_failed_refresh_serves_the_valid_token_and_backs_off() {
             key(),
             || later,
             || async {
-                Err(Error::Service(crate::ServiceError {
-                    status: 503,
-                    code: String::new(),
-                    message: "down".into(),
-                    inner_code: None,
-                }))
+                Err(Error::Service(crate::ServiceError::new(
+                    503,
+                    String::new(),
+                    "down".into(),
+                    None,
+                )))
             },
         )
         .await
         .unwrap();
-    assert_eq!(t.token, "a");
+    assert_eq!(t.token.expose(), "a");
     // No new attempt for 30 s.
     let t = cache
         .get(
@@ -98,7 +98,7 @@ async fn a_failed_refresh_serves_the_valid_token_and_backs_off() {
         )
         .await
         .unwrap();
-    assert_eq!(t.token, "a");
+    assert_eq!(t.token.expose(), "a");
     let t = cache
         .get(
             key(),
@@ -107,7 +107,7 @@ async fn a_failed_refresh_serves_the_valid_token_and_backs_off() {
         )
         .await
         .unwrap();
-    assert_eq!(t.token, "b");
+    assert_eq!(t.token.expose(), "b");
     let stats = cache.stats();
     assert_eq!((stats.refreshes, stats.refresh_failures), (2, 1));
 }
@@ -174,5 +174,5 @@ async fn a_cancelled_leader_does_not_strand_its_followers() {
     .await
     .expect("not stranded")
     .unwrap();
-    assert_eq!(t.token, "a");
+    assert_eq!(t.token.expose(), "a");
 }

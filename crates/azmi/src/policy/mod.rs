@@ -12,7 +12,7 @@
 
 use std::fmt;
 
-use azmi_core::authority::Authority;
+use azmi_core::authority::{Authority, shown};
 
 pub(crate) use azmi_core::IMDS_TOKEN_PATH;
 
@@ -216,15 +216,6 @@ pub(crate) fn normalize_host(host: &str) -> Result<String, String> {
         )),
         Err(why) => Err(format!("host `{}` {why}", shown(host))),
     }
-}
-
-/// A value as a message quotes it: bounded, no control characters.
-fn shown(value: &str) -> String {
-    value
-        .chars()
-        .take(100)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
 }
 
 #[cfg(test)]

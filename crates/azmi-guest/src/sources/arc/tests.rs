@@ -55,7 +55,7 @@ fn challenge_then_key_then_token() {
         .arc
         .get_token(&Harness::new().ctx(&fake), "r", &Identity::SystemAssigned)
         .unwrap();
-    assert_eq!(token.token, "t");
+    assert_eq!(token.token.expose(), "t");
     fake.assert_done();
 }
 

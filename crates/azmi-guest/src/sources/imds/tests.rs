@@ -29,7 +29,7 @@ fn system_assigned_request_shape() {
             &Identity::SystemAssigned,
         )
         .unwrap();
-    assert_eq!(token.token, "tok");
+    assert_eq!(token.token.expose(), "tok");
     assert_eq!(token.expires_on, 1_700_003_599);
     fake.assert_done();
 }
