@@ -101,10 +101,7 @@ fn engine_start(c: &mut Criterion, f: &Fixture) {
 fn pooled_runtime(f: &Fixture) -> Runtime {
     Runtime::builder()
         .cache_dir(&f.cache_dir)
-        .pooling(Pooling {
-            instances: 64,
-            ..Pooling::default()
-        })
+        .pooling(Pooling::default().instances(64))
         .build()
         .expect("the component loads")
 }

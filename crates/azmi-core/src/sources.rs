@@ -251,5 +251,4 @@ pub fn resolve(
 }
 
 #[cfg(test)]
-#[path = "sources_tests.rs"]
 mod tests;

@@ -15,7 +15,7 @@
 //! let secret = credential
 //!     .get_secret(&emulator.vault_url(), "mysecret", None, &Identity::SystemAssigned)
 //!     .await?;
-//! assert_eq!(secret.value, "TOPSECRET");
+//! assert_eq!(secret.value.expose(), "TOPSECRET");
 //! # Ok(())
 //! # }
 //! ```

@@ -122,10 +122,7 @@ pub async fn round(runtime: &Runtime, emulator: &Emulator, load: Load, seed: u64
 /// Retries as in production, with the waits scaled to 1 %: the run
 /// measures the host, not the backoff.
 fn quick_retries() -> RetryPolicy {
-    RetryPolicy {
-        time_scale: 0.01,
-        ..RetryPolicy::default()
-    }
+    RetryPolicy::default().time_scale(0.01)
 }
 
 /// One entry per call: `fault_percent` of them faults (spread by a seeded

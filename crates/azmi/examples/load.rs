@@ -109,11 +109,11 @@ async fn main() -> ExitCode {
         }
     };
     let runtime = match Runtime::builder()
-        .pooling(Pooling {
-            instances: args.pool,
-            keep_resident_bytes: args.keep_resident,
-            ..Pooling::default()
-        })
+        .pooling(
+            Pooling::default()
+                .instances(args.pool)
+                .keep_resident_bytes(args.keep_resident),
+        )
         .build()
     {
         Ok(runtime) => runtime,

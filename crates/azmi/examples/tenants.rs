@@ -34,10 +34,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .allow_vault(&vault)
             .connect_to(emulator.connect_to()) // on Azure: leave out
             .add_root_certificates_pem(emulator.ca_pem().as_bytes(), "the emulator's CA")? // on Azure: leave out
-            .call_limits(CallLimits {
-                timeout: Duration::from_secs(10),
-                ..CallLimits::default()
-            })
+            .call_limits(CallLimits::default().timeout(Duration::from_secs(10)))
             .build()?,
     );
     // Tenant "beta": a user-assigned identity, and no vault at all.

@@ -4,9 +4,29 @@ use std::time::Duration;
 
 use azmi_core::retry::RetrySettings;
 
+/// Consuming setters, one per field, so that a limit struct can gain
+/// fields without breaking its users (`#[non_exhaustive]` forbids struct
+/// literals outside this crate): `CallLimits::default().timeout(d)`.
+macro_rules! setters {
+    ($ty:ident { $($field:ident: $t:ty),* $(,)? }) => {
+        impl $ty {
+            $(
+                #[doc = concat!("With `", stringify!($field), "` set to `", stringify!($field), "`.")]
+                #[must_use]
+                pub fn $field(mut self, $field: $t) -> $ty {
+                    self.$field = $field;
+                    self
+                }
+            )*
+        }
+    };
+}
+pub(crate) use setters;
+
 /// Limits on the outgoing requests of a call. Guest-chosen timeouts are
 /// clamped to these; a guest that asks for none gets these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RequestLimits {
     /// Longest wait for name resolution, TCP connect and TLS handshake.
     pub max_connect_timeout: Duration,
@@ -42,8 +62,19 @@ impl Default for RequestLimits {
     }
 }
 
+setters!(RequestLimits {
+    max_connect_timeout: Duration,
+    max_first_byte_timeout: Duration,
+    max_between_bytes_timeout: Duration,
+    max_identity_response_bytes: u64,
+    max_vault_response_bytes: u64,
+    max_concurrent_requests: usize,
+    idle_connection_timeout: Duration,
+});
+
 /// Limits of one call into the component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CallLimits {
     /// Wall-clock deadline of the whole call, I/O included.
     pub timeout: Duration,
@@ -65,6 +96,12 @@ impl Default for CallLimits {
     }
 }
 
+setters!(CallLimits {
+    timeout: Duration,
+    cpu: Duration,
+    memory_bytes: usize,
+});
+
 /// How the component retries a request that failed in a way a retry may
 /// cure (the defaults are the component's, `azmi_core::retry`): IMDS and
 /// the Arc agent on
@@ -74,6 +111,7 @@ impl Default for CallLimits {
 /// retried. Waits grow exponentially with ±20 % jitter, `Retry-After` is
 /// honoured up to `retry_after_cap`, and no wait passes the call's deadline.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Retries after the first attempt.
     pub max_retries: u32,
@@ -112,6 +150,15 @@ impl Default for RetryPolicy {
         }
     }
 }
+
+setters!(RetryPolicy {
+    max_retries: u32,
+    base_delay: Duration,
+    max_delay: Duration,
+    gone_min_total: Duration,
+    retry_after_cap: Duration,
+    time_scale: f64,
+});
 
 impl RetryPolicy {
     /// The `AZMI_RETRY` value that tells the component this policy; the

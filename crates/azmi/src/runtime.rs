@@ -71,6 +71,7 @@ pub struct RuntimeBuilder {
 /// concurrent calls are reserved once, and each call reuses a slot instead
 /// of mapping fresh memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Pooling {
     /// Calls that can run at once across every tenant of the runtime; a
     /// call beyond them waits for a free slot (within its deadline).
@@ -94,6 +95,12 @@ pub struct Pooling {
     /// the whole prefix, dirty or not. 0 unmaps everything everywhere.
     pub keep_resident_bytes: usize,
 }
+
+crate::limits::setters!(Pooling {
+    instances: u32,
+    memory_bytes: usize,
+    keep_resident_bytes: usize,
+});
 
 impl Default for Pooling {
     fn default() -> Pooling {

@@ -14,10 +14,7 @@ use crate::support::{credential, emulator, token_error};
 const VAULT: &str = "https://vault.azure.net";
 
 fn fast_retries() -> RetryPolicy {
-    RetryPolicy {
-        time_scale: 0.01,
-        ..RetryPolicy::default()
-    }
+    RetryPolicy::default().time_scale(0.01)
 }
 
 fn for_source(emulator: &Emulator, source: Source) -> Credential {
@@ -146,10 +143,7 @@ async fn a_hanging_endpoint_ends_in_a_timeout_within_the_deadline() {
         .config_builder()
         .unwrap()
         .retry_policy(fast_retries())
-        .call_limits(CallLimits {
-            timeout: Duration::from_secs(3),
-            ..CallLimits::default()
-        })
+        .call_limits(CallLimits::default().timeout(Duration::from_secs(3)))
         .build()
         .unwrap();
     let err = token_error(config).await;
@@ -165,14 +159,10 @@ async fn a_hanging_endpoint_ends_in_a_timeout_within_the_deadline() {
         .config_builder()
         .unwrap()
         .retry_policy(fast_retries())
-        .call_limits(CallLimits {
-            timeout: Duration::from_secs(3),
-            ..CallLimits::default()
-        })
-        .request_limits(RequestLimits {
-            max_between_bytes_timeout: Duration::from_millis(100),
-            ..RequestLimits::default()
-        })
+        .call_limits(CallLimits::default().timeout(Duration::from_secs(3)))
+        .request_limits(
+            RequestLimits::default().max_between_bytes_timeout(Duration::from_millis(100)),
+        )
         .build()
         .unwrap();
     let err = token_error(config).await;
@@ -401,10 +391,7 @@ async fn settings_reach_the_component() {
     let config: Config = emulator
         .config_builder()
         .unwrap()
-        .retry_policy(RetryPolicy {
-            max_retries: 0,
-            ..fast_retries()
-        })
+        .retry_policy(fast_retries().max_retries(0))
         .build()
         .unwrap();
     let err = token_error(config).await;
@@ -423,10 +410,7 @@ async fn a_long_retry_series_leaves_nothing_behind_in_the_sandbox() {
     // `resource-limit` instead of the token.
     let emulator = emulator().await;
     emulator.inject(Service::Imds, vec![Fault::RetryAfter(503, 0); 80]);
-    let retry = RetryPolicy {
-        max_retries: 100,
-        ..fast_retries()
-    };
+    let retry = fast_retries().max_retries(100);
     let config = emulator
         .config_builder()
         .unwrap()

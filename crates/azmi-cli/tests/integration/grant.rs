@@ -169,11 +169,9 @@ async fn an_unreadable_token_directory_is_a_clear_configuration_error() {
 async fn time_blocked_on_the_host_costs_no_cpu_but_the_deadline_holds() {
     use azmi::CallLimits;
     use std::time::Duration;
-    let limits = CallLimits {
-        timeout: Duration::from_secs(10),
-        cpu: Duration::from_millis(200),
-        ..CallLimits::default()
-    };
+    let limits = CallLimits::default()
+        .timeout(Duration::from_secs(10))
+        .cpu(Duration::from_millis(200));
     let config = Config::builder().call_limits(limits).build().unwrap();
     // Two seconds blocked in a host call: ten times the CPU budget, and fine.
     assert_eq!(attempt(&config, "sleep:2000").await, Ok("slept".into()));
@@ -185,10 +183,7 @@ async fn time_blocked_on_the_host_costs_no_cpu_but_the_deadline_holds() {
     assert_error!(err, Error::ResourceLimit(_), "CPU");
     // Blocked past the call's deadline: stopped by the host.
     let short = Config::builder()
-        .call_limits(CallLimits {
-            timeout: Duration::from_millis(500),
-            ..CallLimits::default()
-        })
+        .call_limits(CallLimits::default().timeout(Duration::from_millis(500)))
         .build()
         .unwrap();
     let err = azmi::Credential::new(hostile_runtime(), short)

@@ -175,11 +175,9 @@ async fn runaway_components_are_stopped_and_others_carry_on() {
     // neighbour's calls complete (about 0.2 s here), even on this
     // single-threaded runtime where they get the thread only when the
     // spinner yields (every 10 ms of wasm).
-    let limits = CallLimits {
-        cpu: Duration::from_secs(2),
-        memory_bytes: 16 << 20,
-        ..CallLimits::default()
-    };
+    let limits = CallLimits::default()
+        .cpu(Duration::from_secs(2))
+        .memory_bytes(16 << 20);
     let config = Config::builder().call_limits(limits).build().unwrap();
 
     // Both components compiled before the race starts.
@@ -223,12 +221,12 @@ async fn no_call_sees_what_an_earlier_call_left_in_memory() {
         Runtime::builder()
             .component_file(Path::new(crate::grant::HOSTILE_COMPONENT))
             .unwrap()
-            .pooling(Pooling {
-                // One slot: every call reuses the memory of the one before.
-                instances: 1,
-                keep_resident_bytes,
-                ..Pooling::default()
-            })
+            // One slot: every call reuses the memory of the one before.
+            .pooling(
+                Pooling::default()
+                    .instances(1)
+                    .keep_resident_bytes(keep_resident_bytes),
+            )
             .cache_dir(crate::support::cache_dir())
             .build()
             .unwrap()

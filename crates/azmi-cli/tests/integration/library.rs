@@ -288,24 +288,20 @@ async fn limits_of_duration_max_mean_no_limit() {
     let emulator = emulator().await;
     let forever = Duration::MAX;
     let config = config_for(&emulator)
-        .call_limits(azmi::CallLimits {
-            timeout: forever,
-            cpu: forever,
-            ..azmi::CallLimits::default()
-        })
-        .request_limits(azmi::RequestLimits {
-            max_connect_timeout: forever,
-            max_first_byte_timeout: forever,
-            max_between_bytes_timeout: forever,
-            idle_connection_timeout: forever,
-            ..azmi::RequestLimits::default()
-        })
-        .retry_policy(azmi::RetryPolicy {
-            max_delay: forever,
-            gone_min_total: forever,
-            retry_after_cap: forever,
-            ..azmi::RetryPolicy::default()
-        })
+        .call_limits(azmi::CallLimits::default().timeout(forever).cpu(forever))
+        .request_limits(
+            azmi::RequestLimits::default()
+                .max_connect_timeout(forever)
+                .max_first_byte_timeout(forever)
+                .max_between_bytes_timeout(forever)
+                .idle_connection_timeout(forever),
+        )
+        .retry_policy(
+            azmi::RetryPolicy::default()
+                .max_delay(forever)
+                .gone_min_total(forever)
+                .retry_after_cap(forever),
+        )
         .build()
         .unwrap();
     let credential = credential(config);

@@ -12,10 +12,7 @@ use crate::support::{cache_dir, emulator};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_tenants_under_faults_get_an_answer_for_every_call() {
     let runtime = Runtime::builder()
-        .pooling(Pooling {
-            instances: 64,
-            ..Pooling::default()
-        })
+        .pooling(Pooling::default().instances(64))
         .cache_dir(cache_dir())
         .build()
         .unwrap();

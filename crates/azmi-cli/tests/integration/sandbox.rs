@@ -235,10 +235,7 @@ async fn a_silent_endpoint_is_a_timeout_within_the_call_deadline() {
 #[tokio::test]
 async fn the_memory_limit_stops_the_component() {
     let emulator = emulator().await;
-    let limits = CallLimits {
-        memory_bytes: 64 * 1024,
-        ..CallLimits::default()
-    };
+    let limits = CallLimits::default().memory_bytes(64 * 1024);
     let config = config_for(&emulator).call_limits(limits).build().unwrap();
     let err = token_error(config).await;
     assert_error!(err, Error::ResourceLimit(_), "memory limit of 65536 bytes");

@@ -27,10 +27,7 @@ async fn a_component_with_many_memories_is_stopped() {
     // The pooling allocator reserves one memory per call: refused at load.
     let err = Runtime::builder()
         .component_bytes(&many_memories(), "many memories")
-        .pooling(Pooling {
-            instances: 2,
-            ..Pooling::default()
-        })
+        .pooling(Pooling::default().instances(2))
         .build()
         .unwrap_err();
     assert_error!(err, Error::Config(_), "pooling allocator's limits");
@@ -42,10 +39,7 @@ async fn memory_and_tables_share_one_budget() {
         let mut builder =
             Runtime::builder().component_bytes(&memory_and_tables(), "memory and tables");
         if pooled {
-            builder = builder.pooling(Pooling {
-                instances: 2,
-                ..Pooling::default()
-            });
+            builder = builder.pooling(Pooling::default().instances(2));
         }
         let err = call(builder.build().unwrap()).await;
         assert_error!(

@@ -79,10 +79,7 @@ async fn a_tenants_request_limit_refuses_the_excess() {
         Service::Imds,
         vec![Fault::Delay(Duration::from_millis(800))],
     );
-    let limits = RequestLimits {
-        max_concurrent_requests: 1,
-        ..RequestLimits::default()
-    };
+    let limits = RequestLimits::default().max_concurrent_requests(1);
     let tenant = credential(
         config_for(&emulator)
             .request_limits(limits)
@@ -123,10 +120,7 @@ async fn a_connection_is_not_reused_after_a_response_that_was_not_read_to_its_en
     let tenant = || {
         credential(
             config_for(&emulator)
-                .retry_policy(azmi::RetryPolicy {
-                    time_scale: 0.01,
-                    ..azmi::RetryPolicy::default()
-                })
+                .retry_policy(azmi::RetryPolicy::default().time_scale(0.01))
                 .build()
                 .unwrap(),
         )
@@ -173,10 +167,9 @@ async fn idle_connections_are_closed_after_the_idle_timeout() {
     let emulator = emulator().await;
     let quick = credential(
         config_for(&emulator)
-            .request_limits(RequestLimits {
-                idle_connection_timeout: Duration::from_millis(200),
-                ..RequestLimits::default()
-            })
+            .request_limits(
+                RequestLimits::default().idle_connection_timeout(Duration::from_millis(200)),
+            )
             .build()
             .unwrap(),
     );
@@ -214,10 +207,7 @@ async fn idle_connections_are_closed_after_the_idle_timeout() {
 #[tokio::test]
 async fn a_pooled_runtime_queues_calls_beyond_its_slots() {
     let runtime = Runtime::builder()
-        .pooling(Pooling {
-            instances: 1,
-            ..Pooling::default()
-        })
+        .pooling(Pooling::default().instances(1))
         .cache_dir(crate::support::cache_dir())
         .build()
         .unwrap();
@@ -249,10 +239,7 @@ async fn a_pooled_runtime_queues_calls_beyond_its_slots() {
     let impatient = Credential::new(
         runtime.clone(),
         config_for(&emulator)
-            .call_limits(CallLimits {
-                timeout: Duration::from_millis(200),
-                ..CallLimits::default()
-            })
+            .call_limits(CallLimits::default().timeout(Duration::from_millis(200)))
             .build()
             .unwrap(),
     );
@@ -272,10 +259,7 @@ async fn a_pooled_runtime_queues_calls_beyond_its_slots() {
     let greedy = Credential::new(
         runtime,
         config_for(&emulator)
-            .call_limits(CallLimits {
-                memory_bytes: Pooling::default().memory_bytes * 2,
-                ..CallLimits::default()
-            })
+            .call_limits(CallLimits::default().memory_bytes(Pooling::default().memory_bytes * 2))
             .build()
             .unwrap(),
     );
@@ -335,10 +319,7 @@ async fn check_instantiates_under_the_tenants_limits() {
         .unwrap();
     let tiny = credential(
         config_for(&emulator)
-            .call_limits(CallLimits {
-                memory_bytes: 64 * 1024,
-                ..CallLimits::default()
-            })
+            .call_limits(CallLimits::default().memory_bytes(64 * 1024))
             .build()
             .unwrap(),
     );
