@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde_json::json;
 
-use super::State;
+use super::Shared;
 use super::server::{Body, json, query_pairs};
 use super::tokens::{self, Selector};
 
@@ -32,7 +32,7 @@ fn error(status: u16, code: &str, description: &str) -> http::Response<Body> {
     )
 }
 
-pub(super) fn handle(state: &Arc<State>, request: &http::Request<Bytes>) -> http::Response<Body> {
+pub(super) fn handle(state: &Arc<Shared>, request: &http::Request<Bytes>) -> http::Response<Body> {
     if request.uri().path() != TOKEN_PATH {
         return error(404, "not_found", "The requested path was not found");
     }

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use super::server::{Body, json, query_pairs};
-use super::{State, now};
+use super::{Shared, now};
 
 /// api-versions the emulated vault accepts.
 const API_VERSIONS: &[&str] = &[
@@ -29,7 +29,7 @@ const API_VERSIONS: &[&str] = &[
 const AUDIENCE: &str = "https://vault.azure.net";
 
 fn error(
-    state: &State,
+    state: &Shared,
     status: u16,
     code: &str,
     message: &str,
@@ -52,7 +52,7 @@ fn error(
     json(status, &json!({ "error": error }), &headers)
 }
 
-pub(super) fn handle(state: &Arc<State>, request: &http::Request<Bytes>) -> http::Response<Body> {
+pub(super) fn handle(state: &Arc<Shared>, request: &http::Request<Bytes>) -> http::Response<Body> {
     let mut response = answer(state, request);
     service_headers(response.headers_mut(), request);
     response
@@ -90,7 +90,7 @@ fn service_headers(headers: &mut http::HeaderMap, request: &http::Request<Bytes>
     );
 }
 
-fn answer(state: &Arc<State>, request: &http::Request<Bytes>) -> http::Response<Body> {
+fn answer(state: &Arc<Shared>, request: &http::Request<Bytes>) -> http::Response<Body> {
     let host = request
         .headers()
         .get(http::header::HOST)

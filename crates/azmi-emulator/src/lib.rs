@@ -22,6 +22,7 @@
 
 #![deny(missing_docs)]
 
+mod arc_keys;
 mod config;
 pub mod demo;
 mod error;
@@ -32,13 +33,13 @@ mod keyvault;
 mod pki;
 mod platforms;
 mod server;
+mod service;
 mod tokens;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use azmi_core::Source;
 use tokio::net::TcpListener;
@@ -47,132 +48,16 @@ use tokio::task::JoinHandle;
 pub use config::{ArcBehavior, EmulatedIdentity, EmulatedSecret, EmulatorConfig, SecretVersion};
 pub use error::{Error, FaultSyntaxError};
 pub use faults::{ExpiryForm, FAULTS_SHOWN, Fault, parse_fault_list};
+pub use service::Service;
+
+use arc_keys::ArcKeys;
+use service::{HandlerFn, SPECS, Tls};
 
 use azmi::{Config, ConfigBuilder, ConnectTo};
 
-/// The services the emulator runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Service {
-    /// Instance Metadata Service.
-    Imds,
-    /// The Key Vault.
-    Vault,
-    /// The Azure Arc agent.
-    Arc,
-    /// App Service (2019-08-01).
-    AppService,
-    /// App Service 2017-09-01 / Azure ML.
-    AppService2017,
-    /// Service Fabric.
-    ServiceFabric,
-    /// Cloud Shell.
-    CloudShell,
-}
-
-impl Service {
-    /// Every service, in the order the emulator starts them.
-    pub const ALL: [Service; 7] = [
-        Service::Imds,
-        Service::Vault,
-        Service::Arc,
-        Service::AppService,
-        Service::AppService2017,
-        Service::ServiceFabric,
-        Service::CloudShell,
-    ];
-
-    /// The service named `name` (`imds`, `vault`, or another source's
-    /// name: `arc`, `app-service`, …).
-    pub fn from_name(name: &str) -> Option<Service> {
-        Service::ALL.into_iter().find(|s| s.name() == name)
-    }
-
-    /// Its name: `vault`, or the name of the source it serves.
-    pub fn name(self) -> &'static str {
-        match self {
-            Service::Vault => "vault",
-            Service::Imds => Source::Imds.name(),
-            Service::Arc => Source::Arc.name(),
-            Service::AppService => Source::AppService.name(),
-            Service::AppService2017 => Source::AppService2017.name(),
-            Service::ServiceFabric => Source::ServiceFabric.name(),
-            Service::CloudShell => Source::CloudShell.name(),
-        }
-    }
-
-    /// Its place in the per-service tables (the order of `ALL`).
-    fn index(self) -> usize {
-        self as usize
-    }
-
-    /// The identity endpoint's service for `source`.
-    pub fn of(source: Source) -> Service {
-        match source {
-            Source::Imds => Service::Imds,
-            Source::Arc => Service::Arc,
-            Source::AppService => Service::AppService,
-            Source::AppService2017 => Service::AppService2017,
-            Source::ServiceFabric => Service::ServiceFabric,
-            Source::CloudShell => Service::CloudShell,
-        }
-    }
-}
-
-/// The Arc agent's key files: each challenge writes a fresh one, each
-/// accepted key is used once and deleted.
-struct ArcKeys {
-    dir: PathBuf,
-    issued: Mutex<HashMap<String, PathBuf>>,
-}
-
-impl ArcKeys {
-    /// Writes a new key file; returns its path as the agent names it.
-    fn issue(&self) -> Result<String, Error> {
-        let name = format!("{}.key", random_hex(8)?);
-        let key = random_hex(32)?;
-        let path = self.dir.join(&name);
-        write_private(&path, key.as_bytes())
-            .map_err(|e| Error::setup("an Arc key file", format!("{}: {e}", path.display())))?;
-        self.issued
-            .lock()
-            .map_err(|_| Error::setup("an Arc key file", "a lock was poisoned".into()))?
-            .insert(key, path);
-        Ok(format!("{}/{name}", azmi_core::ARC_TOKEN_DIR))
-    }
-
-    /// Accepts `key` once.
-    fn redeem(&self, key: &str) -> bool {
-        let Ok(mut issued) = self.issued.lock() else {
-            return false;
-        };
-        match issued.remove(key) {
-            Some(path) => {
-                let _ = std::fs::remove_file(path);
-                true
-            }
-            None => false,
-        }
-    }
-}
-
-fn random_hex(bytes: usize) -> Result<String, Error> {
-    let mut buf = vec![0u8; bytes];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut buf)
-        .map_err(|_| Error::setup("random values", "the system has no randomness".into()))?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// Writes a file only its owner can read, as the Arc agent's keys are.
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(contents)
-}
-
-struct State {
+/// What every service's handlers share: the configuration, the signer,
+/// the counters, the keys and the faults.
+struct Shared {
     config: EmulatorConfig,
     signer: jwt::Signer,
     counters: [AtomicU64; SERVICES],
@@ -189,10 +74,18 @@ struct State {
 /// How many services the emulator runs (`Service::ALL`).
 const SERVICES: usize = Service::ALL.len();
 
-impl State {
+impl Shared {
     fn count(&self, service: Service) {
         self.counters[service.index()].fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// `bytes` random bytes, as hexadecimal.
+pub(crate) fn random_hex(bytes: usize) -> Result<String, Error> {
+    let mut buf = vec![0u8; bytes];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut buf)
+        .map_err(|_| Error::setup("random values", "the system has no randomness".into()))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// A running emulator. Its services stop when it is dropped.
@@ -203,93 +96,14 @@ pub struct Emulator {
     pin: ConnectTo,
     ca_pem: String,
     service_fabric_thumbprint: String,
-    state: Arc<State>,
+    state: Arc<Shared>,
     tasks: Vec<JoinHandle<()>>,
     _arc_dir: Option<tempfile::TempDir>,
 }
 
-type HandlerFn = fn(&Arc<State>, &http::Request<bytes::Bytes>) -> http::Response<server::Body>;
-
-/// Which certificate a service serves, if any.
-#[derive(Clone, Copy)]
-enum Tls {
-    Plain,
-    /// The vault's, issued by the emulator's CA.
-    Vault,
-    /// Service Fabric's self-signed one, trusted by thumbprint.
-    SelfSigned,
-}
-
-/// One emulated service: its name in messages, where it listens, what it
-/// serves over, and its handler.
-struct ServiceSpec {
-    service: Service,
-    what: &'static str,
-    listen: fn(&EmulatorConfig) -> SocketAddr,
-    tls: Tls,
-    handler: HandlerFn,
-}
-
-fn platform(config: &EmulatorConfig) -> SocketAddr {
-    SocketAddr::new(config.platform_ip, 0)
-}
-
-/// Every service, in the order of `Service::ALL`.
-const SPECS: [ServiceSpec; SERVICES] = [
-    ServiceSpec {
-        service: Service::Imds,
-        what: "IMDS",
-        listen: |c| c.imds_listen,
-        tls: Tls::Plain,
-        handler: imds::handle,
-    },
-    ServiceSpec {
-        service: Service::Vault,
-        what: "Key Vault",
-        listen: |c| c.vault_listen,
-        tls: Tls::Vault,
-        handler: keyvault::handle,
-    },
-    ServiceSpec {
-        service: Service::Arc,
-        what: "Azure Arc",
-        listen: platform,
-        tls: Tls::Plain,
-        handler: platforms::arc,
-    },
-    ServiceSpec {
-        service: Service::AppService,
-        what: "App Service",
-        listen: platform,
-        tls: Tls::Plain,
-        handler: |state, request| platforms::handle(&platforms::APP_SERVICE, state, request),
-    },
-    ServiceSpec {
-        service: Service::AppService2017,
-        what: "App Service 2017",
-        listen: platform,
-        tls: Tls::Plain,
-        handler: |state, request| platforms::handle(&platforms::APP_SERVICE_2017, state, request),
-    },
-    ServiceSpec {
-        service: Service::ServiceFabric,
-        what: "Service Fabric",
-        listen: platform,
-        tls: Tls::SelfSigned,
-        handler: |state, request| platforms::handle(&platforms::SERVICE_FABRIC, state, request),
-    },
-    ServiceSpec {
-        service: Service::CloudShell,
-        what: "Cloud Shell",
-        listen: platform,
-        tls: Tls::Plain,
-        handler: |state, request| platforms::handle(&platforms::CLOUD_SHELL, state, request),
-    },
-];
-
 /// Counts `service`'s connections, and those still open: the guard it
 /// returns lives as long as the connection.
-fn accepted(state: &Arc<State>, service: Service) -> impl Fn() -> OpenConnection + Send + 'static {
+fn accepted(state: &Arc<Shared>, service: Service) -> impl Fn() -> OpenConnection + Send + 'static {
     let state = state.clone();
     move || {
         state.connections[service.index()].fetch_add(1, Ordering::Relaxed);
@@ -315,7 +129,7 @@ impl Drop for OpenConnection {
 
 /// `service`'s handler: counts the request, then answers it with the next
 /// queued fault applied (or plainly).
-fn handler(state: &Arc<State>, service: Service, f: HandlerFn) -> server::Handler {
+fn handler(state: &Arc<Shared>, service: Service, f: HandlerFn) -> server::Handler {
     let state = state.clone();
     Arc::new(move |request| {
         state.count(service);
@@ -388,16 +202,13 @@ impl Emulator {
             vault_addr.port(),
         )
         .map_err(|e| Error::setup("the vault's connect-to pin", e.to_string()))?;
-        let state = Arc::new(State {
+        let state = Arc::new(Shared {
             config,
             signer: jwt::Signer::new()?,
             counters: Default::default(),
             connections: Default::default(),
             open_connections: Default::default(),
-            arc_keys: ArcKeys {
-                dir: arc_dir,
-                issued: Mutex::new(HashMap::new()),
-            },
+            arc_keys: ArcKeys::new(arc_dir),
             identity_header: random_hex(16)?,
             msi_secret: random_hex(16)?,
             faults: faults::Faults::default(),
@@ -470,7 +281,7 @@ impl Emulator {
     /// The directory the Arc agent writes its key files to; grant it to the
     /// sandbox (`--arc-token-dir`).
     pub fn arc_token_dir(&self) -> &Path {
-        &self.state.arc_keys.dir
+        self.state.arc_keys.dir()
     }
 
     /// The thumbprint of the Service Fabric endpoint's certificate.

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::server::{Body, json, query_pairs};
 use super::tokens::{self, Selector};
-use super::{ArcBehavior, State};
+use super::{ArcBehavior, Shared};
 
 pub(super) use azmi_core::IMDS_TOKEN_PATH as TOKEN_PATH;
 pub(super) const APP_SERVICE_PATH: &str = "/msi/token";
@@ -26,7 +26,6 @@ fn oauth_error(status: u16, code: &str, description: &str) -> http::Response<Bod
     )
 }
 
-/// The App Service family's error shape.
 /// A reply that ends a request early (boxed: responses are large).
 type Refusal = Box<http::Response<Body>>;
 
@@ -34,6 +33,7 @@ fn respond(result: Result<http::Response<Body>, Refusal>) -> http::Response<Body
     result.unwrap_or_else(|refusal| *refusal)
 }
 
+/// The App Service family's error shape.
 fn platform_error(status: u16, message: &str) -> http::Response<Body> {
     json(
         status,
@@ -53,6 +53,20 @@ impl Checked<'_> {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// IMDS's and Arc's answer to a request without `Metadata: true`.
+    fn without_metadata_header(&self) -> Option<http::Response<Body>> {
+        let present = self
+            .header("metadata")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        (!present).then(|| {
+            oauth_error(
+                400,
+                "invalid_request",
+                "Required metadata header not specified",
+            )
+        })
     }
 
     fn header(&self, name: &str) -> Option<&str> {
@@ -111,24 +125,17 @@ fn resource<'c>(checked: &'c Checked<'_>) -> Result<&'c str, Refusal> {
         })
 }
 
-pub(super) fn arc(state: &Arc<State>, request: &http::Request<Bytes>) -> http::Response<Body> {
+pub(super) fn arc(state: &Arc<Shared>, request: &http::Request<Bytes>) -> http::Response<Body> {
     respond(arc_token(state, request))
 }
 
 fn arc_token(
-    state: &Arc<State>,
+    state: &Arc<Shared>,
     request: &http::Request<Bytes>,
 ) -> Result<http::Response<Body>, Refusal> {
     let checked = check(request, TOKEN_PATH, http::Method::GET, None)?;
-    if !checked
-        .header("metadata")
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-    {
-        return Ok(oauth_error(
-            400,
-            "invalid_request",
-            "Required metadata header not specified",
-        ));
+    if let Some(refused) = checked.without_metadata_header() {
+        return Ok(refused);
     }
     let resource = resource(&checked)?;
     let behavior = &state.config.arc;
@@ -230,7 +237,7 @@ enum Gate {
     /// This header, with the platform's credential.
     Credential {
         header: &'static str,
-        secret: fn(&State) -> &str,
+        secret: fn(&Shared) -> &str,
         refusal: fn() -> http::Response<Body>,
     },
 }
@@ -360,7 +367,7 @@ pub(super) const CLOUD_SHELL: Platform = Platform {
 /// `platform`'s handler, as the service table takes it.
 pub(super) fn handle(
     platform: &Platform,
-    state: &Arc<State>,
+    state: &Arc<Shared>,
     request: &http::Request<Bytes>,
 ) -> http::Response<Body> {
     respond(answer(platform, state, request))
@@ -370,7 +377,7 @@ pub(super) fn handle(
 /// it, then a token for the identity it names.
 fn answer(
     platform: &Platform,
-    state: &Arc<State>,
+    state: &Arc<Shared>,
     request: &http::Request<Bytes>,
 ) -> Result<http::Response<Body>, Refusal> {
     let checked = check(
@@ -381,15 +388,8 @@ fn answer(
     )?;
     match &platform.gate {
         Gate::Metadata => {
-            if !checked
-                .header("metadata")
-                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-            {
-                return Ok(oauth_error(
-                    400,
-                    "invalid_request",
-                    "Required metadata header not specified",
-                ));
+            if let Some(refused) = checked.without_metadata_header() {
+                return Ok(refused);
             }
         }
         Gate::Credential {

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{EmulatedIdentity, State, now};
+use super::{EmulatedIdentity, Shared, now};
 
 /// How a request names a user-assigned identity, whatever the platform
 /// calls the parameter.
@@ -17,7 +17,7 @@ pub(super) enum Selector<'a> {
 /// The identity `selectors` name, with IMDS's answers when none or several
 /// do.
 pub(super) fn select<'s>(
-    state: &'s State,
+    state: &'s Shared,
     selectors: &[Selector<'_>],
 ) -> Result<&'s EmulatedIdentity, &'static str> {
     let config = &state.config;
@@ -58,7 +58,7 @@ pub(super) struct Issued {
 
 /// A JWT-shaped token for `identity` and `resource` (or the configured
 /// audience override).
-pub(super) fn issue(state: &State, identity: &EmulatedIdentity, resource: &str) -> Issued {
+pub(super) fn issue(state: &Shared, identity: &EmulatedIdentity, resource: &str) -> Issued {
     let issued = now();
     let lifetime = state.config.token_lifetime.as_secs();
     let expires_on = issued + lifetime;

@@ -7,13 +7,13 @@
 
 mod cache;
 mod context;
-mod credentials;
 mod endpoint;
 mod env;
 mod error;
 mod expiry;
 mod identity;
 mod keyvault;
+mod operations;
 mod retry;
 mod sources;
 mod token;
@@ -76,7 +76,7 @@ impl wit::Guest for Component {
         identity: Option<wit::Identity>,
     ) -> Result<wit::AccessToken, wit::Error> {
         let identity = identity_from_wit(identity);
-        let token = with_ctx(|ctx, env| credentials::get_token(ctx, env, &resource, &identity))?;
+        let token = with_ctx(|ctx, env| operations::get_token(ctx, env, &resource, &identity))?;
         Ok(wit::AccessToken {
             token: token.token.into_inner(),
             token_type: token.token_type,
@@ -94,7 +94,7 @@ impl wit::Guest for Component {
     ) -> Result<wit::Secret, wit::Error> {
         let identity = identity_from_wit(identity);
         with_ctx(|ctx, env| {
-            credentials::get_secret(ctx, env, &vault_url, &name, version.as_deref(), &identity)
+            operations::get_secret(ctx, env, &vault_url, &name, version.as_deref(), &identity)
         })
         .map(secret_to_wit)
     }
@@ -105,7 +105,7 @@ impl wit::Guest for Component {
         version: Option<String>,
     ) -> Result<wit::VaultChallenge, wit::Error> {
         let challenge = with_ctx(|ctx, _| {
-            credentials::discover_vault(ctx, &vault_url, &name, version.as_deref())
+            operations::discover_vault(ctx, &vault_url, &name, version.as_deref())
         })?;
         Ok(wit::VaultChallenge {
             resource: challenge.resource,
@@ -120,7 +120,7 @@ impl wit::Guest for Component {
         token: String,
     ) -> Result<wit::Secret, wit::Error> {
         with_ctx(|ctx, _| {
-            credentials::get_secret_with_token(ctx, &vault_url, &name, version.as_deref(), &token)
+            operations::get_secret_with_token(ctx, &vault_url, &name, version.as_deref(), &token)
         })
         .map(secret_to_wit)
     }

@@ -43,12 +43,12 @@ struct Inner {
     pre: CredentialProviderPre<State>,
     /// With the pooling allocator: its size, and one permit per slot, so a
     /// call beyond the pool waits for a slot instead of failing.
-    pool: Option<Pool>,
+    instance_slots: Option<InstanceSlots>,
     stop_ticker: Arc<AtomicBool>,
 }
 
-struct Pool {
-    slots: Arc<Semaphore>,
+struct InstanceSlots {
+    permits: Arc<Semaphore>,
     memory_bytes: usize,
 }
 
@@ -86,7 +86,7 @@ pub struct Pooling {
     /// the rest is unmapped. The next call then takes no page faults there,
     /// and the process sends no TLB-shootdown interrupts for them.
     /// Isolation is unchanged: every call starts from the initial image
-    /// (`tests/integration/hostile.rs` checks it). Costs what a call
+    /// (the hostile-guest tests check it). Costs what a call
     /// dirties, up to this much, per slot that has run a call: about 60 KiB
     /// for the built-in component (256 slots kept 12-18 MiB more resident
     /// under `examples/load`, which ran 1.5-1.9x more calls per second).
@@ -232,8 +232,8 @@ impl RuntimeBuilder {
                 engine,
                 component,
                 pre,
-                pool: self.pooling.map(|p| Pool {
-                    slots: Arc::new(Semaphore::new(p.instances as usize)),
+                instance_slots: self.pooling.map(|p| InstanceSlots {
+                    permits: Arc::new(Semaphore::new(p.instances as usize)),
                     memory_bytes: p.memory_bytes,
                 }),
                 stop_ticker,
@@ -291,9 +291,9 @@ impl Runtime {
     /// Waits for a pool slot, when the runtime pools instances; the slot is
     /// free again when the permit and the call's store are dropped.
     pub(crate) async fn slot(&self) -> Option<OwnedSemaphorePermit> {
-        let pool = self.inner.pool.as_ref()?;
+        let slots = self.inner.instance_slots.as_ref()?;
         // The semaphore is never closed.
-        pool.slots.clone().acquire_owned().await.ok()
+        slots.permits.clone().acquire_owned().await.ok()
     }
 
     /// A fresh store for one call, with its limits armed.
@@ -302,15 +302,15 @@ impl Runtime {
         config: &Config,
         remaining: Duration,
     ) -> Result<Store<State>, Error> {
-        if let Some(pool) = &self.inner.pool
-            && config.limits.memory_bytes > pool.memory_bytes
+        if let Some(slots) = &self.inner.instance_slots
+            && config.limits.memory_bytes > slots.memory_bytes
         {
             return Err(Error::config(
                 Setting::Limits,
                 Some(&config.limits.memory_bytes.to_string()),
                 format!(
                     "the call's memory limit ({} bytes) is larger than the runtime's pool slots ({} bytes): lower CallLimits::memory_bytes or raise Pooling::memory_bytes",
-                    config.limits.memory_bytes, pool.memory_bytes
+                    config.limits.memory_bytes, slots.memory_bytes
                 ),
             ));
         }

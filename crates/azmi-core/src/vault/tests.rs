@@ -145,6 +145,14 @@ fn one_answer_to_is_this_a_vault_url() {
             "myvault.vault.azure.net",
         ),
         (" https://kv-cn1.vault.azure.cn ", "kv-cn1.vault.azure.cn"),
+        (
+            "https://gov.vault.usgovcloudapi.net",
+            "gov.vault.usgovcloudapi.net",
+        ),
+        (
+            "https://de0.vault.microsoftazure.de",
+            "de0.vault.microsoftazure.de",
+        ),
     ] {
         assert_eq!(parse_vault_url(url).as_deref(), Ok(host), "{url}");
     }
@@ -162,7 +170,15 @@ fn one_answer_to_is_this_a_vault_url() {
         ("https://myvault.vault.azure.net\\x", "backslash"),
         ("https://evilvault.azure.net", "not a Key Vault host"),
         ("https://hsm.managedhsm.azure.net", "Managed HSM"),
+        ("https://vault.azure.net", "not a Key Vault host"),
+        (
+            "https://myvault.vault.azure.net.evil.example",
+            "not a Key Vault host",
+        ),
         ("https://a.b.vault.azure.net", "vault name"),
+        ("https://ab.vault.azure.net", "vault name"),
+        ("https://1kv.vault.azure.net", "vault name"),
+        ("https://my--vault.vault.azure.net", "vault name"),
     ] {
         let err = parse_vault_url(url).unwrap_err();
         assert!(err.to_string().contains(why), "{url}: {err}");

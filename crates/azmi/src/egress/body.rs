@@ -16,12 +16,12 @@ use tokio::sync::OwnedSemaphorePermit;
 use wasmtime_wasi_http::{Error, WasiBody};
 
 use super::EgressLog;
-use super::pool::Pool;
+use super::pool::ConnectionPool;
 use crate::policy::Destination;
 
 /// Where a fully read connection goes back to.
 pub(crate) struct Release {
-    pub(crate) pool: Arc<Pool>,
+    pub(crate) pool: Arc<ConnectionPool>,
     pub(crate) destination: Destination,
     pub(crate) sender: SendRequest<WasiBody>,
 }

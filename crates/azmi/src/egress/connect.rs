@@ -20,7 +20,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::body::{LimitedBody, Release};
-use super::pool::Pool;
+use super::pool::ConnectionPool;
 use super::{EgressLog, Resolve};
 use crate::limits::{RequestLimits, deadline_after};
 use crate::policy::{Destination, DestinationKind, Scheme, TlsTrust, ip_literal};
@@ -47,7 +47,7 @@ pub(crate) struct Connector {
     pub(crate) tls: Arc<rustls::ClientConfig>,
     pub(crate) limits: RequestLimits,
     /// Idle connections, per destination.
-    pub(crate) pool: Arc<Pool>,
+    pub(crate) pool: Arc<ConnectionPool>,
     /// Request slots; `None` when the limit is 0 (unlimited).
     pub(crate) in_flight: Option<Arc<Semaphore>>,
 }
@@ -69,7 +69,7 @@ impl Connector {
             resolver,
             tls,
             limits,
-            pool: Arc::new(Pool::new(limits.idle_connection_timeout)),
+            pool: Arc::new(ConnectionPool::new(limits.idle_connection_timeout)),
             in_flight,
         }
     }

@@ -21,7 +21,7 @@ struct Idle {
     since: Instant,
 }
 
-pub(crate) struct Pool {
+pub(crate) struct ConnectionPool {
     idle: Mutex<HashMap<Destination, Vec<Idle>>>,
     /// How long a connection may stay idle; zero keeps none.
     idle_timeout: Duration,
@@ -29,9 +29,9 @@ pub(crate) struct Pool {
     reaping: AtomicBool,
 }
 
-impl Pool {
-    pub(crate) fn new(idle_timeout: Duration) -> Pool {
-        Pool {
+impl ConnectionPool {
+    pub(crate) fn new(idle_timeout: Duration) -> ConnectionPool {
+        ConnectionPool {
             idle: Mutex::default(),
             idle_timeout,
             reaping: AtomicBool::new(false),
@@ -100,7 +100,7 @@ impl Pool {
             self.reaping.store(false, Ordering::Release);
             return;
         };
-        let pool: Weak<Pool> = Arc::downgrade(self);
+        let pool: Weak<ConnectionPool> = Arc::downgrade(self);
         let period = (self.idle_timeout / 2).max(Duration::from_millis(10));
         runtime.spawn(async move {
             loop {
