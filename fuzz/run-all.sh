@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 runs="${RUNS:-10000000}"
-for target in token_response expiry arc_challenge vault_challenge secret_and_error caller_input egress_check; do
+for target in token_response expiry arc_challenge vault_challenge secret_and_error caller_input egress_check core_rules; do
     mkdir -p "corpus/$target"
     cp -n seeds/"$target"/* "corpus/$target/" 2>/dev/null || true
     echo "== $target ($runs runs)"
