@@ -16,7 +16,8 @@ pub struct Load {
     /// Tenants, each with its own `Credential` (policy, cache, connections).
     pub tenants: usize,
     /// Token calls per tenant, all started at once, each for a resource of
-    /// its own (so each reaches the identity endpoint).
+    /// its own in this round (so that each reaches the identity endpoint,
+    /// though the tenants share the runtime's cache).
     pub calls_per_tenant: usize,
     /// Share of the identity endpoint's answers that are faults, in percent.
     pub fault_percent: u32,
@@ -73,7 +74,7 @@ pub async fn round(runtime: &Runtime, emulator: &Emulator, load: Load, seed: u64
     let connections_before = emulator.connections(Service::Imds);
     let started = Instant::now();
     let mut calls = tokio::task::JoinSet::new();
-    for _ in 0..load.tenants {
+    for tenant_index in 0..load.tenants {
         let config = emulator
             .config_builder()
             .expect("the emulator's CA parses")
@@ -84,7 +85,7 @@ pub async fn round(runtime: &Runtime, emulator: &Emulator, load: Load, seed: u64
         for call in 0..load.calls_per_tenant {
             let tenant = tenant.clone();
             calls.spawn(async move {
-                let resource = format!("https://load-{call}.example");
+                let resource = format!("https://load-{seed}-{tenant_index}-{call}.example");
                 let token = tenant
                     .get_token(&resource, &Identity::SystemAssigned)
                     .await?;

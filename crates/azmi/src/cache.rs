@@ -1,8 +1,15 @@
-//! The host's token cache, one per `Credential`.
+//! The host's token cache: one per `Runtime`, shared by every tenant.
 //!
 //! azmi runs each call in a fresh instance, so nothing the component
 //! remembers survives a call; the cache that matters therefore lives here,
-//! outside the sandbox, keyed by source, identity and resource. Hosts that
+//! outside the sandbox, keyed by the identity endpoint a configuration
+//! reaches (its source and every variable the component is given), the
+//! identity and the resource. Tenants whose configurations reach the same
+//! endpoint the same way share its tokens, so a thousand tenants with one
+//! identity cost the endpoint one request; a tenant's grant is checked
+//! before the cache is consulted (`Credential`), so sharing never serves a
+//! token to a tenant that may not have it. Each tenant keeps its own
+//! counts (`CacheStats`). Hosts that
 //! keep an instance alive get the component's own cache instead (see
 //! `crates/azmi-guest/src/cache.rs`); both follow the same rules
 //! (`azmi_core::freshness`): a token is served while more than five minutes
@@ -22,17 +29,64 @@ use std::sync::{Arc, Mutex, PoisonError};
 use azmi_core::freshness::{Freshness, freshness};
 use tokio::sync::watch;
 
-use crate::{AccessToken, Error, Identity, Source};
+use crate::{AccessToken, Error, Identity, Resolve, Source};
 
-/// A cache key: the source, the identity (ids lower-cased), the resource.
+/// A cache key: the source, the upstream (a digest of how the
+/// configuration reaches the identity endpoint), the identity (ids
+/// lower-cased), the resource.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Key {
     pub(crate) source: Source,
+    pub(crate) upstream: Upstream,
+    pub(crate) resolver: ResolverKey,
     pub(crate) identity: Identity,
     pub(crate) resource: String,
 }
 
-/// How the cache has been used.
+/// A configuration's resolver, compared by identity: it decides where
+/// `localhost` is, so configurations share tokens only if they share it
+/// (the system's is one for the process). A key holds the resolver, so its
+/// address cannot be reused by another while the key exists.
+#[derive(Clone)]
+pub(crate) struct ResolverKey(pub(crate) Arc<dyn Resolve>);
+
+impl PartialEq for ResolverKey {
+    fn eq(&self, other: &ResolverKey) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for ResolverKey {}
+
+impl std::hash::Hash for ResolverKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        Arc::as_ptr(&self.0).cast::<()>().hash(state);
+    }
+}
+
+impl std::fmt::Debug for ResolverKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ResolverKey({:p})", Arc::as_ptr(&self.0).cast::<()>())
+    }
+}
+
+/// SHA-256 of the source, the component's environment and the Arc
+/// directory: equal exactly when two configurations ask the same endpoint
+/// with the same credentials. A digest, so a key holds no identity header.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Upstream(pub(crate) [u8; 32]);
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Upstream({:02x}{:02x}{:02x}{:02x}…)",
+            self.0[0], self.0[1], self.0[2], self.0[3]
+        )
+    }
+}
+
+/// How one tenant (a `Credential` and its clones) has used the cache.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CacheStats {
@@ -46,7 +100,7 @@ pub struct CacheStats {
     pub refreshes: u64,
     /// Proactive refreshes that failed; the still-valid token was served.
     pub refresh_failures: u64,
-    /// Tokens held.
+    /// Tokens held in the runtime's cache, for every tenant.
     pub entries: u64,
 }
 
@@ -60,9 +114,16 @@ struct Slot {
     flight: Option<watch::Receiver<Outcome>>,
 }
 
+/// The tokens of one runtime.
+#[derive(Default)]
+pub(crate) struct TokenSlots {
+    slots: Mutex<HashMap<Key, Slot>>,
+}
+
+/// One tenant's view of the runtime's tokens, with its own counts.
 #[derive(Default)]
 pub(crate) struct TokenCache {
-    slots: Mutex<HashMap<Key, Slot>>,
+    shared: Arc<TokenSlots>,
     hits: AtomicU64,
     misses: AtomicU64,
     coalesced: AtomicU64,
@@ -80,18 +141,31 @@ enum Step {
 }
 
 impl TokenCache {
+    /// A view of `shared`, counting for itself.
+    pub(crate) fn sharing(shared: Arc<TokenSlots>) -> TokenCache {
+        TokenCache {
+            shared,
+            ..TokenCache::default()
+        }
+    }
+
     /// The token for `key`: cached, or fetched by `fetch` (by this call or
-    /// by a concurrent one).
+    /// by a concurrent one). `admit` decides, just before this call would
+    /// fetch, whether it may (a tenant's budget); a refusal is this
+    /// caller's alone, never handed to those waiting for the same key, who
+    /// then fetch themselves.
     pub(crate) async fn get<F, Fut>(
         self: &Arc<Self>,
         key: Key,
         now: impl Fn() -> u64,
+        admit: impl FnOnce() -> Result<(), Error>,
         fetch: F,
     ) -> Result<AccessToken, Error>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<AccessToken, Error>>,
     {
+        let mut admit = Some(admit);
         let mut fetch = Some(fetch);
         loop {
             match self.step(&key, now()) {
@@ -109,20 +183,32 @@ impl TokenCache {
                     // The leader was cancelled: look again (and maybe lead).
                 }
                 Step::Lead { sender, fallback } => {
-                    let Some(fetch) = fetch.take() else {
+                    let (Some(fetch), Some(admit)) = (fetch.take(), admit.take()) else {
                         // Only reachable if a lead ended without settling; be safe.
                         return Err(Error::Other("the token cache lost its fetch".into()));
                     };
+                    let mut guard = FlightGuard {
+                        slots: self.shared.clone(),
+                        key: key.clone(),
+                        armed: true,
+                    };
+                    if let Err(refused) = admit() {
+                        // The guard clears the flight and the dropped
+                        // sender wakes the followers, who look again.
+                        drop((guard, sender));
+                        return match fallback {
+                            Some(still_valid) => {
+                                self.hits.fetch_add(1, Ordering::Relaxed);
+                                Ok(still_valid)
+                            }
+                            None => Err(refused),
+                        };
+                    }
                     if fallback.is_some() {
                         self.refreshes.fetch_add(1, Ordering::Relaxed);
                     } else {
                         self.misses.fetch_add(1, Ordering::Relaxed);
                     }
-                    let mut guard = FlightGuard {
-                        cache: self.clone(),
-                        key: key.clone(),
-                        armed: true,
-                    };
                     let result = fetch().await;
                     guard.armed = false;
                     let served = self.settle(&key, result, fallback, now());
@@ -135,7 +221,7 @@ impl TokenCache {
     }
 
     fn step(&self, key: &Key, now: u64) -> Step {
-        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut slots = self.shared.lock();
         let slot = slots.entry(key.clone()).or_default();
         // A flight whose leader went away (cancelled) no longer counts.
         if slot
@@ -173,7 +259,7 @@ impl TokenCache {
         fallback: Option<AccessToken>,
         now: u64,
     ) -> Result<AccessToken, Error> {
-        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut slots = self.shared.lock();
         let slot = slots.entry(key.clone()).or_default();
         slot.flight = None;
         match (result, fallback) {
@@ -194,7 +280,7 @@ impl TokenCache {
 
     /// Drops `key`'s token (a vault refused it).
     pub(crate) fn forget(&self, key: &Key) {
-        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut slots = self.shared.lock();
         if let Some(slot) = slots.get_mut(key) {
             slot.token = None;
         }
@@ -202,9 +288,8 @@ impl TokenCache {
 
     pub(crate) fn stats(&self) -> CacheStats {
         let entries = self
-            .slots
+            .shared
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
             .values()
             .filter(|s| s.token.is_some())
             .count();
@@ -222,9 +307,15 @@ impl TokenCache {
 /// Clears the flight if the leader's future is dropped mid-fetch (its
 /// caller timed out), so that the next caller leads instead of waiting.
 struct FlightGuard {
-    cache: Arc<TokenCache>,
+    slots: Arc<TokenSlots>,
     key: Key,
     armed: bool,
+}
+
+impl TokenSlots {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Slot>> {
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl Drop for FlightGuard {
@@ -232,11 +323,7 @@ impl Drop for FlightGuard {
         if !self.armed {
             return;
         }
-        let mut slots = self
-            .cache
-            .slots
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut slots = self.slots.lock();
         if let Some(slot) = slots.get_mut(&self.key) {
             slot.flight = None;
         }

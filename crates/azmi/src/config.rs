@@ -8,7 +8,7 @@ mod arc_dir;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,9 +17,11 @@ use azmi_core::{
 };
 use rustls::pki_types::CertificateDer;
 
+use crate::cache::{ResolverKey, Upstream};
 use crate::egress::connect::Connector;
 use crate::egress::{Resolve, SystemResolver};
 use crate::error::Setting;
+use crate::grant::{Grant, Tenant};
 use crate::limits::{CallLimits, RequestLimits, RetryPolicy};
 use crate::policy::{self, ConnectTo, EgressPolicy};
 use crate::{Error, Identity};
@@ -77,6 +79,13 @@ pub struct Config {
     pub(crate) limits: CallLimits,
     pub(crate) retry: RetryPolicy,
     identity: Identity,
+    /// The tenant's grant, with its budget and counts, when it has one.
+    pub(crate) tenant: Option<Arc<Tenant>>,
+    /// How this configuration reaches its identity endpoint, for the
+    /// runtime's shared token cache.
+    pub(crate) upstream: Upstream,
+    /// Its resolver, which decides where `localhost` is: part of the key.
+    pub(crate) resolver: ResolverKey,
 }
 
 impl Config {
@@ -106,6 +115,11 @@ impl Config {
         &self.identity
     }
 
+    /// The tenant's grant, when the configuration has one.
+    pub fn grant(&self) -> Option<&Grant> {
+        self.tenant.as_deref().map(|t| &t.grant)
+    }
+
     /// The managed-identity source this configuration uses.
     pub fn source(&self) -> Source {
         self.source
@@ -132,6 +146,7 @@ impl fmt::Debug for Config {
             .field("arc_token_dir", &self.arc_token_dir)
             .field("limits", &self.limits)
             .field("retry", &self.retry)
+            .field("grant", &self.grant())
             .finish_non_exhaustive()
     }
 }
@@ -151,7 +166,8 @@ pub struct ConfigBuilder {
     call: CallLimits,
     request: RequestLimits,
     retry: RetryPolicy,
-    identity: Identity,
+    identity: Option<Identity>,
+    grant: Option<Grant>,
 }
 
 impl Default for ConfigBuilder {
@@ -166,11 +182,12 @@ impl Default for ConfigBuilder {
             connect_to: Vec::new(),
             extra_roots: Vec::new(),
             guest_env: Vec::new(),
-            resolver: Arc::new(SystemResolver),
+            resolver: system_resolver(),
             call: CallLimits::default(),
             request: RequestLimits::default(),
             retry: RetryPolicy::default(),
-            identity: Identity::SystemAssigned,
+            identity: None,
+            grant: None,
         }
     }
 }
@@ -273,6 +290,9 @@ impl ConfigBuilder {
     }
 
     /// Resolves allowed host names with `resolver` instead of the system's.
+    /// Configurations share cached tokens only if both use the system's
+    /// resolver or both were given the same one, since it decides where
+    /// `localhost` is.
     pub fn resolver(mut self, resolver: Arc<dyn Resolve>) -> ConfigBuilder {
         self.resolver = resolver;
         self
@@ -303,10 +323,22 @@ impl ConfigBuilder {
     }
 
     /// The identity `Credential::token` and `Credential::secret` use: one
-    /// tenant's user-assigned identity, say. By default the system-assigned
-    /// one.
+    /// tenant's user-assigned identity, say. By default the grant's default
+    /// identity, or without a grant the system-assigned one.
     pub fn identity(mut self, identity: Identity) -> ConfigBuilder {
-        self.identity = identity;
+        self.identity = Some(identity);
+        self
+    }
+
+    /// What the tenant using this configuration may ask for: every call of
+    /// a `Credential` built from it is checked against `grant` before
+    /// anything is instantiated, cached or sent, and refused as
+    /// `Error::Denied` otherwise. The grant's vaults are allowed as by
+    /// `allow_vault`. Without a grant, a `Credential` may ask for anything
+    /// the configuration reaches: right for a host's own use, not for code
+    /// it does not trust.
+    pub fn grant(mut self, grant: Grant) -> ConfigBuilder {
+        self.grant = Some(grant);
         self
     }
 
@@ -332,6 +364,7 @@ impl ConfigBuilder {
             request,
             retry,
             identity,
+            grant,
         } = self;
         check_variable_names(identity_env.keys().chain(guest_env.iter().map(|(n, _)| n)))?;
         if let Some(endpoint) = imds_endpoint {
@@ -342,10 +375,14 @@ impl ConfigBuilder {
         let mut env = guest_environment(source, &identity_env, imds_base);
         env.extend(guest_env);
         validate_limits(&call, &retry)?;
-        let vaults = vaults
+        let mut vaults = vaults
             .iter()
             .map(|v| policy::rules::parse_vault(v))
             .collect::<Result<Vec<_>, _>>()?;
+        let identity = default_identity(identity, grant.as_ref())?;
+        if let Some(grant) = &grant {
+            vaults.extend(grant.vault_hosts().map(str::to_owned));
+        }
         for pin in &connect_to {
             pin.check_for_vaults()?;
         }
@@ -357,13 +394,20 @@ impl ConfigBuilder {
             vaults,
             connect_to,
         };
-        let connector = Connector::new(resolver, crate::tls::client_config(&extra_roots)?, request);
+        let connector = Connector::new(
+            resolver.clone(),
+            crate::tls::client_config(&extra_roots)?,
+            request,
+        );
         tracing::debug!(
             target: "azmi::config",
             "identity source {source}; component environment: {}",
             env.keys().map(|k| if SECRET_VARIABLES.contains(&k.as_str()) { format!("{k} (secret)") } else { k.clone() }).collect::<Vec<_>>().join(", ")
         );
+        let upstream = upstream(source, &env, arc_token_dir.as_path());
         Ok(Config {
+            upstream,
+            resolver: ResolverKey(resolver.clone()),
             policy: Arc::new(policy),
             connector: Arc::new(connector),
             guest_env: Arc::new(env),
@@ -372,7 +416,56 @@ impl ConfigBuilder {
             limits: call,
             retry,
             identity,
+            tenant: grant.map(|g| Arc::new(Tenant::new(g))),
         })
+    }
+}
+
+/// The digest that keys the shared token cache: two configurations share
+/// tokens exactly when they name the same source and give the component
+/// the same variables (endpoint, identity header, …) and Arc directory.
+fn upstream(source: Source, env: &BTreeMap<String, String>, arc_token_dir: &Path) -> Upstream {
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+    digest.update(source.name().as_bytes());
+    for (name, value) in env {
+        for part in [b"\0".as_slice(), name.as_bytes(), b"=", value.as_bytes()] {
+            digest.update(part);
+        }
+    }
+    if source == Source::Arc {
+        digest.update(b"\0arc-token-dir=");
+        digest.update(arc_token_dir.as_os_str().as_encoded_bytes());
+    }
+    let mut bytes = [0; 32];
+    bytes.copy_from_slice(digest.finish().as_ref());
+    Upstream(bytes)
+}
+
+/// The system resolver, one for the process, so that configurations that
+/// do not choose a resolver share cached tokens.
+fn system_resolver() -> Arc<dyn Resolve> {
+    static SYSTEM: std::sync::OnceLock<Arc<dyn Resolve>> = std::sync::OnceLock::new();
+    SYSTEM.get_or_init(|| Arc::new(SystemResolver)).clone()
+}
+
+/// The identity a configuration's calls use when they name none: the one
+/// set, which the grant must allow; else the grant's default; else the
+/// system-assigned identity.
+fn default_identity(set: Option<Identity>, grant: Option<&Grant>) -> Result<Identity, Error> {
+    match (set, grant) {
+        (Some(identity), Some(grant)) => {
+            grant.check_identity(&identity).map_err(|denial| {
+                Error::config(
+                    Setting::Grant,
+                    None,
+                    format!("ConfigBuilder::identity: {}", denial.message),
+                )
+            })?;
+            Ok(identity)
+        }
+        (Some(identity), None) => Ok(identity),
+        (None, Some(grant)) => Ok(grant.default_identity().clone()),
+        (None, None) => Ok(Identity::SystemAssigned),
     }
 }
 

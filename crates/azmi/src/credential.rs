@@ -1,5 +1,5 @@
-//! `Credential`: a runtime, a configuration and a token cache, and the
-//! calls. Each call into the component gets a fresh sandbox, bounded by the
+//! `Credential`: a runtime (with its shared token cache), a configuration
+//! (with the tenant's grant, if any), and the calls. Each call into the component gets a fresh sandbox, bounded by the
 //! wall-clock deadline (I/O), the CPU budget and the memory limit; the store
 //! is dropped after.
 //!
@@ -19,6 +19,7 @@ use crate::Error;
 use crate::bindings::{WitIdentity, identity_to_wit};
 use crate::cache::{CacheStats, Key, TokenCache};
 use crate::config::Config;
+use crate::grant::GrantStats;
 use crate::limits::deadline_after;
 use crate::runtime::Runtime;
 use crate::types::{AccessToken, Identity, Secret};
@@ -33,7 +34,6 @@ pub struct Credential {
     shared: Arc<Shared>,
 }
 
-#[derive(Default)]
 struct Shared {
     tokens: Arc<TokenCache>,
     /// Vault host → the resource its verified challenge named.
@@ -55,13 +55,19 @@ fn now() -> u64 {
 }
 
 impl Credential {
-    /// A credential that runs `runtime`'s component under `config`, with an
-    /// empty cache.
+    /// A credential that runs `runtime`'s component under `config`. Its
+    /// tokens are the runtime's cache, shared with every credential whose
+    /// configuration reaches the same identity endpoint the same way; its
+    /// counts (`cache_stats`) are its own.
     pub fn new(runtime: Runtime, config: Config) -> Credential {
+        let shared = Arc::new(Shared {
+            tokens: Arc::new(TokenCache::sharing(runtime.tokens())),
+            challenges: Mutex::default(),
+        });
         Credential {
             runtime,
             config,
-            shared: Arc::default(),
+            shared,
         }
     }
 
@@ -126,7 +132,23 @@ impl Credential {
         identity: &Identity,
     ) -> Result<AccessToken, Error> {
         let deadline = deadline_after(self.config.limits.timeout);
+        if let Some(tenant) = &self.config.tenant {
+            let resource =
+                azmi_core::scope::scope_to_resource(resource).map_err(Error::InvalidArgument)?;
+            tenant.enforce(tenant.grant.check_identity(identity))?;
+            tenant.enforce(tenant.grant.check_token(&resource))?;
+        }
         self.token_before(deadline, resource, identity).await
+    }
+
+    /// How often this tenant's grant refused a call, by rule (empty
+    /// without a grant). Shared by every `Credential` of one `Config`.
+    pub fn grant_stats(&self) -> GrantStats {
+        self.config
+            .tenant
+            .as_ref()
+            .map(|t| t.stats())
+            .unwrap_or_default()
     }
 
     async fn token_before(
@@ -139,7 +161,13 @@ impl Credential {
             azmi_core::scope::scope_to_resource(resource).map_err(Error::InvalidArgument)?;
         let key = self.key(&resource, identity);
         let wit = wit_identity(identity);
-        let fetched = self.shared.tokens.get(key, now, || async {
+        // Only a request that reaches the identity endpoint costs the
+        // tenant's budget: not a hit, not a wait for another's request.
+        let admit = || match &self.config.tenant {
+            Some(tenant) => tenant.spend(),
+            None => Ok(()),
+        };
+        let fetched = self.shared.tokens.get(key, now, admit, || async {
             self.call(deadline, async |instance, store| {
                 instance
                     .azmi_identity_credentials()
@@ -166,6 +194,8 @@ impl Credential {
         };
         Key {
             source: self.config.source,
+            upstream: self.config.upstream,
+            resolver: self.config.resolver.clone(),
             identity,
             resource: resource.to_owned(),
         }
@@ -188,6 +218,22 @@ impl Credential {
         identity: &Identity,
     ) -> Result<Secret, Error> {
         let deadline = deadline_after(self.config.limits.timeout);
+        if let Some(tenant) = &self.config.tenant {
+            let host = azmi_core::vault::parse_vault_url(vault_url).map_err(|why| {
+                Error::InvalidArgument(format!(
+                    "the vault URL `{}` {why}",
+                    azmi_core::authority::shown(vault_url)
+                ))
+            })?;
+            if !azmi_core::vault::is_secret_name(name) {
+                return Err(Error::InvalidArgument(format!(
+                    "the secret name `{}` is not valid; secret names are 1-127 letters, digits and hyphens",
+                    azmi_core::authority::shown(name)
+                )));
+            }
+            tenant.enforce(tenant.grant.check_identity(identity))?;
+            tenant.enforce(tenant.grant.check_secret(&host, name))?;
+        }
         let vault = vault_key(vault_url);
         let mut rediscovered = false;
         loop {

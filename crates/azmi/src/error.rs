@@ -49,6 +49,8 @@ pub enum Setting {
     Component,
     /// The wasm engine and the sandbox around it.
     Engine,
+    /// A tenant's grant (`GrantBuilder`, `ConfigBuilder::grant`).
+    Grant,
 }
 
 /// A configuration that cannot work, and how to fix it.

@@ -39,8 +39,11 @@
 //! Build one [`Runtime`] per process and one [`Credential`] per tenant: each
 //! has its own policy (vaults, identity endpoint, Arc directory,
 //! environment), default identity ([`ConfigBuilder::identity`], used by
-//! [`Credential::token`] and [`Credential::secret`]), limits and cache, and
-//! can be called from many tasks at once. Under load, size the pooling
+//! [`Credential::token`] and [`Credential::secret`]), limits and, for code
+//! the host does not trust, a [`Grant`] ([`ConfigBuilder::grant`]) that
+//! says which identities, audiences and secrets it may have; every tenant
+//! shares the runtime's token cache, and each can be called from many
+//! tasks at once. Under load, size the pooling
 //! allocator with [`RuntimeBuilder::pooling`]. `examples/tenants.rs` is a
 //! complete program against the emulator
 //! (`cargo run -p azmi --example tenants`); `examples/load.rs` drives
@@ -57,6 +60,7 @@ mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod grant;
 mod limits;
 mod policy;
 mod precompiled;
@@ -74,6 +78,7 @@ pub use config::{
 pub use credential::Credential;
 pub use egress::{Resolve, ResolveFuture, StaticResolver, SystemResolver};
 pub use error::{ConfigError, Error, MAX_MESSAGE_BYTES, ServiceError, Setting};
+pub use grant::{Budget, Grant, GrantBuilder, GrantRule, GrantStats};
 pub use limits::{CallLimits, RequestLimits, RetryPolicy};
 pub use policy::{ConnectTo, DestinationKind};
 pub use precompiled::default_cache_dir;

@@ -13,6 +13,7 @@ use wasmtime::component::Component;
 use wasmtime::{Engine, Store};
 
 use crate::bindings::CredentialProviderPre;
+use crate::cache::TokenSlots;
 use crate::config::Config;
 use crate::error::{Error, Setting};
 use crate::limits::EPOCH_TICK;
@@ -44,6 +45,8 @@ struct Inner {
     /// With the pooling allocator: its size, and one permit per slot, so a
     /// call beyond the pool waits for a slot instead of failing.
     instance_slots: Option<InstanceSlots>,
+    /// The token cache every `Credential` of this runtime shares.
+    tokens: Arc<TokenSlots>,
     stop_ticker: Arc<AtomicBool>,
 }
 
@@ -236,6 +239,7 @@ impl RuntimeBuilder {
                     permits: Arc::new(Semaphore::new(p.instances as usize)),
                     memory_bytes: p.memory_bytes,
                 }),
+                tokens: Arc::default(),
                 stop_ticker,
             }),
         })
@@ -282,6 +286,11 @@ impl Runtime {
             .imports(&self.inner.engine)
             .map(|(name, _)| name.to_owned())
             .collect()
+    }
+
+    /// The runtime's token cache.
+    pub(crate) fn tokens(&self) -> Arc<TokenSlots> {
+        self.inner.tokens.clone()
     }
 
     pub(crate) fn pre(&self) -> &CredentialProviderPre<State> {

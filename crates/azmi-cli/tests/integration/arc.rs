@@ -8,7 +8,7 @@ use std::path::Path;
 use azmi::{Error, Identity, Source};
 use azmi_emulator::{ArcBehavior, Emulator, EmulatorConfig, Service};
 
-use crate::support::{credential, emulator_with};
+use crate::support::{credential, emulator_with, fresh_resource};
 
 const DIR: &str = azmi::ARC_TOKEN_DIR;
 
@@ -27,7 +27,7 @@ async fn token(emulator: &Emulator) -> Result<azmi::AccessToken, Error> {
         .build()
         .unwrap();
     credential(config)
-        .get_token("https://vault.azure.net", &Identity::SystemAssigned)
+        .get_token(&fresh_resource(), &Identity::SystemAssigned)
         .await
 }
 

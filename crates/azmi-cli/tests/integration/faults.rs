@@ -9,7 +9,7 @@ use std::time::Duration;
 use azmi::{CallLimits, Config, Credential, Error, Identity, RequestLimits, RetryPolicy, Source};
 use azmi_emulator::{Emulator, ExpiryForm, Fault, Service};
 
-use crate::support::{credential, emulator, token_error};
+use crate::support::{credential, emulator, fresh_resource, token_error};
 
 const VAULT: &str = "https://vault.azure.net";
 
@@ -31,7 +31,7 @@ fn for_source(emulator: &Emulator, source: Source) -> Credential {
 async fn token(emulator: &Emulator, faults: Vec<Fault>) -> Result<azmi::AccessToken, Error> {
     emulator.inject(Service::Imds, faults);
     for_source(emulator, Source::Imds)
-        .get_token(VAULT, &Identity::SystemAssigned)
+        .get_token(&fresh_resource(), &Identity::SystemAssigned)
         .await
 }
 
@@ -348,13 +348,13 @@ async fn other_sources_follow_their_own_retry_rules() {
     // App Service: 503 is retried, 404 is not.
     emulator.inject(Service::AppService, vec![Fault::Status(503), Fault::Normal]);
     for_source(&emulator, Source::AppService)
-        .get_token(VAULT, &Identity::SystemAssigned)
+        .get_token(&fresh_resource(), &Identity::SystemAssigned)
         .await
         .unwrap();
     assert_eq!(emulator.requests(Service::AppService), 2);
     emulator.inject(Service::AppService, vec![Fault::Status(404)]);
     let err = for_source(&emulator, Source::AppService)
-        .get_token(VAULT, &Identity::SystemAssigned)
+        .get_token(&fresh_resource(), &Identity::SystemAssigned)
         .await
         .unwrap_err();
     assert!(
@@ -368,7 +368,7 @@ async fn other_sources_follow_their_own_retry_rules() {
         vec![Fault::Status(503), Fault::Normal, Fault::Normal],
     );
     for_source(&emulator, Source::Arc)
-        .get_token(VAULT, &Identity::SystemAssigned)
+        .get_token(&fresh_resource(), &Identity::SystemAssigned)
         .await
         .unwrap();
     assert_eq!(emulator.requests(Service::Arc), 3);
@@ -378,7 +378,7 @@ async fn other_sources_follow_their_own_retry_rules() {
         vec![Fault::Expiry(ExpiryForm::WindowsDate)],
     );
     for_source(&emulator, Source::AppService2017)
-        .get_token(VAULT, &Identity::SystemAssigned)
+        .get_token(&fresh_resource(), &Identity::SystemAssigned)
         .await
         .unwrap();
 }
@@ -418,7 +418,7 @@ async fn a_long_retry_series_leaves_nothing_behind_in_the_sandbox() {
         .build()
         .unwrap();
     credential(config)
-        .get_token(VAULT, &Identity::SystemAssigned)
+        .get_token(&fresh_resource(), &Identity::SystemAssigned)
         .await
         .unwrap();
     assert_eq!(emulator.imds_requests(), 81);

@@ -15,6 +15,7 @@ mod hostile;
 mod leaks;
 mod library;
 mod load;
+mod mediation;
 mod netns;
 mod sandbox;
 mod shapes;

@@ -50,11 +50,20 @@ pub(crate) async fn azmi(args: &[&str], env: &[(&str, &str)]) -> Output {
     azmi_testkit::cli::run(binary, &cache_dir(), args, env).await
 }
 
-/// The error of a system-assigned token for the vault audience under
+/// A resource no other call of this test binary asks for: every tenant
+/// of the test runtime shares its token cache, so a test that needs a
+/// call to reach the endpoint asks for one of these.
+pub(crate) fn fresh_resource() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("https://fresh-{n}.example")
+}
+
+/// The error of a system-assigned token for a fresh resource under
 /// `config`, which the test expects to fail.
 pub(crate) async fn token_error(config: Config) -> Error {
     credential(config)
-        .get_token("https://vault.azure.net", &Identity::SystemAssigned)
+        .get_token(&fresh_resource(), &Identity::SystemAssigned)
         .await
         .expect_err("the token call should fail")
 }

@@ -1,5 +1,6 @@
-//! Many tenants in one process: each has its own policy, cache, connection
-//! pool and request limit; connections are reused within a tenant.
+//! Many tenants in one process: each has its own policy, connection pool
+//! and request limit, and they share the runtime's token cache;
+//! connections are reused within a tenant.
 
 use azmi_testkit::assert_error;
 use std::time::Duration;
@@ -53,7 +54,7 @@ async fn connections_are_reused_within_a_tenant() {
 }
 
 #[tokio::test]
-async fn tenants_share_nothing() {
+async fn tenants_share_tokens_and_nothing_else() {
     let emulator = emulator().await;
     let a = credential(config_for(&emulator).build().unwrap());
     let b = credential(config_for(&emulator).build().unwrap());
@@ -63,13 +64,24 @@ async fn tenants_share_nothing() {
     b.get_token("https://vault.azure.net", &Identity::SystemAssigned)
         .await
         .unwrap();
-    assert_eq!(emulator.imds_requests(), 2, "each tenant has its own cache");
+    assert_eq!(
+        emulator.imds_requests(),
+        1,
+        "the runtime's one cache serves every tenant that reaches the same endpoint"
+    );
+    assert_eq!((a.cache_stats().misses, b.cache_stats().hits), (1, 1));
+    // Connections are each tenant's own.
+    a.get_token("https://storage.azure.com", &Identity::SystemAssigned)
+        .await
+        .unwrap();
+    b.get_token("https://management.azure.com", &Identity::SystemAssigned)
+        .await
+        .unwrap();
     assert_eq!(
         emulator.connections(Service::Imds),
         2,
-        "and its own connections"
+        "each tenant has its own connections"
     );
-    assert_eq!((a.cache_stats().misses, b.cache_stats().misses), (1, 1));
 }
 
 #[tokio::test]
@@ -174,9 +186,14 @@ async fn idle_connections_are_closed_after_the_idle_timeout() {
             .unwrap(),
     );
     let kept = credential(config_for(&emulator).build().unwrap());
-    for tenant in [&quick, &kept] {
+    // Two resources: the tenants share the runtime's token cache, not
+    // connections.
+    for (tenant, resource) in [
+        (&quick, "https://vault.azure.net"),
+        (&kept, "https://storage.azure.com"),
+    ] {
         tenant
-            .get_token("https://vault.azure.net", &Identity::SystemAssigned)
+            .get_token(resource, &Identity::SystemAssigned)
             .await
             .unwrap();
     }

@@ -5,9 +5,19 @@ use super::*;
 
 const NOW: u64 = 1_700_000_000;
 
+/// One resolver for every key of these tests (keys compare it by identity).
+fn resolver() -> Arc<dyn crate::Resolve> {
+    static RESOLVER: std::sync::OnceLock<Arc<dyn crate::Resolve>> = std::sync::OnceLock::new();
+    RESOLVER
+        .get_or_init(|| Arc::new(crate::SystemResolver))
+        .clone()
+}
+
 fn key() -> Key {
     Key {
         source: Source::Imds,
+        upstream: Upstream([0; 32]),
+        resolver: ResolverKey(resolver()),
         identity: Identity::SystemAssigned,
         resource: "r".into(),
     }
@@ -27,7 +37,12 @@ fn token(name: &str, lifetime: u64, refresh_at: Option<u64>) -> AccessToken {
 async fn serves_fresh_tokens_and_refetches_stale_ones() {
     let cache = Arc::new(TokenCache::default());
     let t = cache
-        .get(key(), || NOW, || async { Ok(token("a", 3600, None)) })
+        .get(
+            key(),
+            || NOW,
+            || Ok(()),
+            || async { Ok(token("a", 3600, None)) },
+        )
         .await
         .unwrap();
     assert_eq!(t.token.expose(), "a");
@@ -35,6 +50,7 @@ async fn serves_fresh_tokens_and_refetches_stale_ones() {
         .get(
             key(),
             || NOW + 100,
+            || Ok(()),
             || async { panic!("fetched a fresh token") },
         )
         .await
@@ -45,6 +61,7 @@ async fn serves_fresh_tokens_and_refetches_stale_ones() {
         .get(
             key(),
             || NOW + 3400,
+            || Ok(()),
             || async { Ok(token("b", 7200, None)) },
         )
         .await
@@ -68,6 +85,7 @@ async fn a_failed_refresh_serves_the_valid_token_and_backs_off() {
         .get(
             key(),
             || NOW,
+            || Ok(()),
             || async { Ok(token("a", 86_400, Some(NOW + 43_200))) },
         )
         .await
@@ -77,6 +95,7 @@ async fn a_failed_refresh_serves_the_valid_token_and_backs_off() {
         .get(
             key(),
             || later,
+            || Ok(()),
             || async {
                 Err(Error::Service(crate::ServiceError::new(
                     503,
@@ -94,6 +113,7 @@ async fn a_failed_refresh_serves_the_valid_token_and_backs_off() {
         .get(
             key(),
             || later + 10,
+            || Ok(()),
             || async { panic!("refreshed again too soon") },
         )
         .await
@@ -103,6 +123,7 @@ async fn a_failed_refresh_serves_the_valid_token_and_backs_off() {
         .get(
             key(),
             || later + 31,
+            || Ok(()),
             || async { Ok(token("b", 86_400, None)) },
         )
         .await
@@ -125,6 +146,7 @@ async fn concurrent_callers_share_one_fetch_and_its_error() {
                     .get(
                         key(),
                         || NOW,
+                        || Ok(()),
                         || async move {
                             fetches.fetch_add(1, Ordering::SeqCst);
                             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -159,6 +181,7 @@ async fn a_cancelled_leader_does_not_strand_its_followers() {
                 .get(
                     key(),
                     || NOW,
+                    || Ok(()),
                     || async { std::future::pending::<Result<AccessToken, Error>>().await },
                 )
                 .await
@@ -169,7 +192,12 @@ async fn a_cancelled_leader_does_not_strand_its_followers() {
     let _ = leader.await;
     let t = tokio::time::timeout(
         Duration::from_secs(5),
-        cache.get(key(), || NOW, || async { Ok(token("a", 3600, None)) }),
+        cache.get(
+            key(),
+            || NOW,
+            || Ok(()),
+            || async { Ok(token("a", 3600, None)) },
+        ),
     )
     .await
     .expect("not stranded")
