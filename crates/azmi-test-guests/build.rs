@@ -1,4 +1,5 @@
-//! Builds the test guests (`azmi-hostile-guest`, `azmi-sockets-guest`) for
+//! Builds the test guests (`azmi-hostile-guest`, `azmi-sockets-guest`,
+//! `azmi-tenant-guest`) for
 //! wasm32-wasip2 into `$OUT_DIR`, as wasmtime's test-programs-artifacts
 //! builds its test programs; only tests depend on this crate.
 
@@ -8,7 +9,11 @@ use std::path::PathBuf;
 #[path = "../azmi/build/wasm_guests.rs"]
 mod wasm_guests;
 
-const GUESTS: [&str; 2] = ["azmi-hostile-guest", "azmi-sockets-guest"];
+const GUESTS: [&str; 3] = [
+    "azmi-hostile-guest",
+    "azmi-sockets-guest",
+    "azmi-tenant-guest",
+];
 
 fn main() {
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));

@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::grant::GrantStats;
 use crate::limits::deadline_after;
 use crate::runtime::Runtime;
-use crate::types::{AccessToken, Identity, Secret};
+use crate::types::{AccessToken, Identity, Secret, VaultChallenge};
 
 /// Fetches tokens and secrets through the sandboxed component, as its
 /// `Config` allows. Cheap to clone (clones share the cache); calls may run
@@ -219,67 +219,24 @@ impl Credential {
     ) -> Result<Secret, Error> {
         let deadline = deadline_after(self.config.limits.timeout);
         if let Some(tenant) = &self.config.tenant {
-            let host = azmi_core::vault::parse_vault_url(vault_url).map_err(|why| {
-                Error::InvalidArgument(format!(
-                    "the vault URL `{}` {why}",
-                    azmi_core::authority::shown(vault_url)
-                ))
-            })?;
-            if !azmi_core::vault::is_secret_name(name) {
-                return Err(Error::InvalidArgument(format!(
-                    "the secret name `{}` is not valid; secret names are 1-127 letters, digits and hyphens",
-                    azmi_core::authority::shown(name)
-                )));
-            }
             tenant.enforce(tenant.grant.check_identity(identity))?;
-            tenant.enforce(tenant.grant.check_secret(&host, name))?;
         }
+        self.check_secret_grant(vault_url, name)?;
         let vault = vault_key(vault_url);
         let mut rediscovered = false;
         loop {
             let resource = match self.cached_challenge(&vault) {
                 Some(resource) => resource,
                 None => {
-                    let challenge = self
-                        .call(deadline, async |instance, store| {
-                            instance
-                                .azmi_identity_credentials()
-                                .call_discover_vault(store, vault_url, name, version)
-                                .await
-                        })
-                        .await?;
-                    // The component checked the audience; the host checks
-                    // again, so that a token for another audience is never
-                    // fetched on a component's word alone.
-                    azmi_core::vault::check_audience(&challenge.resource, &vault).map_err(
-                        |why| {
-                            Error::InvalidResponse(challenge_refused(
-                                &challenge.resource,
-                                &vault,
-                                why,
-                            ))
-                        },
-                    )?;
+                    let challenge = self.discover(deadline, vault_url, name, version).await?;
                     self.remember_challenge(&vault, &challenge.resource);
                     challenge.resource
                 }
             };
             let token = self.token_before(deadline, &resource, identity).await?;
             let result = self
-                .call(deadline, async |instance, store| {
-                    instance
-                        .azmi_identity_credentials()
-                        .call_get_secret_with_token(
-                            store,
-                            vault_url,
-                            name,
-                            version,
-                            token.token.expose(),
-                        )
-                        .await
-                })
-                .await
-                .map(Secret::from);
+                .read_with(deadline, vault_url, name, version, token.token.expose())
+                .await;
             match result {
                 // Refused with a token: the audience or tenant may have
                 // moved, or the token been revoked. Once, forget both and
@@ -292,6 +249,114 @@ impl Credential {
                 result => return result,
             }
         }
+    }
+
+    /// Asks the vault at `vault_url` for secret `name` without a token and
+    /// returns its challenge, once the component and then the host have
+    /// checked that the audience belongs to the vault's cloud: the first
+    /// half of `get_secret`, for callers that hold their own token. Nothing
+    /// is sent to an identity endpoint.
+    ///
+    /// # Errors
+    /// Any `Error` case; see its documentation.
+    pub async fn discover_vault(
+        &self,
+        vault_url: &str,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<VaultChallenge, Error> {
+        self.check_secret_grant(vault_url, name)?;
+        let deadline = deadline_after(self.config.limits.timeout);
+        self.discover(deadline, vault_url, name, version).await
+    }
+
+    /// Reads secret `name` from `vault_url` with `token`, a bearer token
+    /// for the audience `discover_vault` returned: the second half of
+    /// `get_secret`. The token is sent to that vault only.
+    ///
+    /// # Errors
+    /// Any `Error` case; `Unauthorized` when the vault refused the token.
+    pub async fn get_secret_with_token(
+        &self,
+        vault_url: &str,
+        name: &str,
+        version: Option<&str>,
+        token: &str,
+    ) -> Result<Secret, Error> {
+        self.check_secret_grant(vault_url, name)?;
+        let deadline = deadline_after(self.config.limits.timeout);
+        self.read_with(deadline, vault_url, name, version, token)
+            .await
+    }
+
+    /// With a grant: `name` of the vault at `vault_url` must be one it
+    /// allows (the URL and the name are validated first, so a refusal is
+    /// never for a malformed value).
+    fn check_secret_grant(&self, vault_url: &str, name: &str) -> Result<(), Error> {
+        let Some(tenant) = &self.config.tenant else {
+            return Ok(());
+        };
+        let host = azmi_core::vault::parse_vault_url(vault_url).map_err(|why| {
+            Error::InvalidArgument(format!(
+                "the vault URL `{}` {why}",
+                azmi_core::authority::shown(vault_url)
+            ))
+        })?;
+        if !azmi_core::vault::is_secret_name(name) {
+            return Err(Error::InvalidArgument(format!(
+                "the secret name `{}` is not valid; secret names are 1-127 letters, digits and hyphens",
+                azmi_core::authority::shown(name)
+            )));
+        }
+        tenant.enforce(tenant.grant.check_secret(&host, name))
+    }
+
+    /// The vault's challenge, checked by the component and again here.
+    async fn discover(
+        &self,
+        deadline: Instant,
+        vault_url: &str,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<VaultChallenge, Error> {
+        let challenge = self
+            .call(deadline, async |instance, store| {
+                instance
+                    .azmi_identity_credentials()
+                    .call_discover_vault(store, vault_url, name, version)
+                    .await
+            })
+            .await?;
+        // The component checked the audience; the host checks again, so
+        // that a token for another audience is never fetched on a
+        // component's word alone.
+        let vault = vault_key(vault_url);
+        azmi_core::vault::check_audience(&challenge.resource, &vault).map_err(|why| {
+            Error::InvalidResponse(challenge_refused(&challenge.resource, &vault, why))
+        })?;
+        Ok(VaultChallenge {
+            resource: challenge.resource,
+            tenant: challenge.tenant,
+        })
+    }
+
+    /// One secret read with `token`.
+    async fn read_with(
+        &self,
+        deadline: Instant,
+        vault_url: &str,
+        name: &str,
+        version: Option<&str>,
+        token: &str,
+    ) -> Result<Secret, Error> {
+        self.call(deadline, async |instance, store| {
+            instance
+                .azmi_identity_credentials()
+                .call_get_secret_with_token(store, vault_url, name, version, token)
+                .await
+        })
+        .await
+        .map(Secret::from)
     }
 
     fn cached_challenge(&self, vault: &str) -> Option<String> {

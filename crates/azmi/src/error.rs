@@ -93,7 +93,8 @@ pub enum Error {
     #[error("unavailable: {0}")]
     Unavailable(String),
     /// The sandbox refused a request of the component (egress policy or
-    /// address check). The message says which destination and why.
+    /// address check), or the tenant's grant refused the call. The message
+    /// says which destination or which grant rule, and why.
     #[error("denied: {0}")]
     Denied(String),
     /// A service answered 401.

@@ -54,6 +54,7 @@
 mod bindings;
 mod cache;
 mod config;
+mod consumer;
 mod credential;
 mod egress;
 mod error;
@@ -75,6 +76,7 @@ pub use config::{
     ARC_TOKEN_DIR, Config, ConfigBuilder, DEFAULT_IMDS_ENDPOINT, IDENTITY_VARIABLES,
     IMDS_ENDPOINT_VAR, arc_agent_installed,
 };
+pub use consumer::{CredentialsView, add_to_linker_async};
 pub use credential::Credential;
 pub use egress::{Resolve, ResolveFuture, StaticResolver, SystemResolver};
 pub use error::{ConfigError, Error, MAX_MESSAGE_BYTES, ServiceError, Setting};
@@ -83,4 +85,4 @@ pub use limits::{CallLimits, RequestLimits, RetryPolicy};
 pub use policy::{ConnectTo, DestinationKind};
 pub use precompiled::default_cache_dir;
 pub use runtime::{COMPONENT, Pooling, Runtime, RuntimeBuilder};
-pub use types::{AccessToken, Identity, Redacted, Secret};
+pub use types::{AccessToken, Identity, Redacted, Secret, VaultChallenge};

@@ -33,6 +33,18 @@ pub struct AccessToken {
     pub refresh_at: Option<u64>,
 }
 
+/// What a vault's authentication challenge asks for, once checked: the
+/// audience to get a token for (under which the vault's host lies) and the
+/// tenant its authorization URI names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VaultChallenge {
+    /// The resource to get the token for, without `/.default`.
+    pub resource: String,
+    /// The tenant the challenge names, if any.
+    pub tenant: Option<String>,
+}
+
 /// A Key Vault secret. `Debug` never shows the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

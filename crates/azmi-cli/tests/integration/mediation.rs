@@ -307,3 +307,146 @@ async fn the_budget_stops_a_greedy_tenant_and_not_its_neighbour() {
     assert_eq!(emulator.imds_requests(), 6);
     assert_eq!(neighbour.grant_stats().denied_by(GrantRule::Budget), 0);
 }
+
+/// The host's side of a plugin: a tenant's store with arguments and
+/// stdout only (no network, files or environment), and its credential.
+mod plugin {
+    use std::sync::OnceLock;
+
+    use azmi::{Credential, CredentialsView};
+    use wasmtime::component::{Component, Linker, ResourceTable};
+    use wasmtime_wasi::p2::bindings::Command;
+    use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+    use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+    pub(super) struct Plugin {
+        wasi: WasiCtx,
+        table: ResourceTable,
+        credential: Credential,
+    }
+
+    impl WasiView for Plugin {
+        fn ctx(&mut self) -> WasiCtxView<'_> {
+            WasiCtxView {
+                ctx: &mut self.wasi,
+                table: &mut self.table,
+            }
+        }
+    }
+
+    impl CredentialsView for Plugin {
+        fn credential(&mut self) -> &Credential {
+            &self.credential
+        }
+    }
+
+    /// The tenant component and its linker, compiled once per test binary.
+    fn linked() -> &'static (Component, Linker<Plugin>) {
+        static LINKED: OnceLock<(Component, Linker<Plugin>)> = OnceLock::new();
+        LINKED.get_or_init(|| {
+            let engine = wasmtime::Engine::default();
+            let component =
+                Component::from_file(&engine, azmi_test_guests::TENANT_COMPONENT).unwrap();
+            let mut linker = Linker::new(&engine);
+            wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
+            azmi::add_to_linker_async(&mut linker).unwrap();
+            (component, linker)
+        })
+    }
+
+    /// Runs the tenant's component on `tasks`; its lines, one per task.
+    pub(super) async fn run(credential: Credential, tasks: &[String]) -> Vec<String> {
+        let (component, linker) = linked();
+        let stdout = MemoryOutputPipe::new(64 << 10);
+        let wasi = WasiCtxBuilder::new()
+            .arg("plugin")
+            .args(tasks)
+            .stdout(stdout.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let plugin = Plugin {
+            wasi,
+            table: ResourceTable::new(),
+            credential,
+        };
+        let mut store = wasmtime::Store::new(linker.engine(), plugin);
+        let command = Command::instantiate_async(&mut store, component, linker)
+            .await
+            .unwrap();
+        command
+            .wasi_cli_run()
+            .call_run(&mut store)
+            .await
+            .unwrap()
+            .unwrap();
+        let printed = String::from_utf8(stdout.contents().to_vec()).unwrap();
+        printed.lines().map(str::to_owned).collect()
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_component_gets_exactly_its_grant_through_the_linker() {
+    let emulator = emulator().await;
+    let vault = emulator.vault_url();
+    let imds = emulator.addr(Service::Imds);
+    let tenant = credential(
+        config_for(&emulator)
+            .grant(alpha(&emulator))
+            .build()
+            .unwrap(),
+    );
+    let tasks = [
+        "token https://storage.azure.com".to_owned(),
+        format!("secret {vault} uami-only"),
+        format!("token https://storage.azure.com {}", demo::SYSTEM_CLIENT_ID),
+        "token https://management.azure.com".to_owned(),
+        format!("secret {vault} disabled-secret"),
+        "secret https://othervault.vault.azure.net mysecret".to_owned(),
+        format!("tcp {imds}"),
+    ];
+    let connections = emulator.connections(Service::Imds);
+    let lines = plugin::run(tenant.clone(), &tasks).await;
+    assert_eq!(lines.len(), tasks.len(), "{lines:#?}");
+    assert!(
+        lines[0].starts_with("ok token https://storage.azure.com expires "),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with("ok secret uami-only version "),
+        "{}",
+        lines[1]
+    );
+    for (line, rule) in [
+        (&lines[2], "`identities`"),
+        (&lines[3], "`resources`"),
+        (&lines[4], "`secrets`"),
+        (&lines[5], "`vaults`"),
+    ] {
+        assert!(
+            line.contains(" denied: the grant of tenant `alpha`") && line.contains(rule),
+            "{line}"
+        );
+    }
+    // The tenant has no network of its own: not even loopback.
+    assert!(
+        lines[6].starts_with(&format!("err tcp {imds} network: ")),
+        "{}",
+        lines[6]
+    );
+    // Two identity-endpoint requests (the storage token, the vault's), made
+    // by azmi's component over its own connection; none by the tenant.
+    assert_eq!(emulator.imds_requests(), 2);
+    assert_eq!(emulator.connections(Service::Imds) - connections, 1);
+    assert_eq!(tenant.grant_stats().denied_by(GrantRule::Identities), 1);
+    // What the tenant printed holds no credential (it prints lengths).
+    let token = tenant.token("https://storage.azure.com").await.unwrap();
+    for line in &lines {
+        assert!(
+            !line.contains(token.token.expose()) && !line.contains("UAMISECRET"),
+            "{line}"
+        );
+    }
+}
