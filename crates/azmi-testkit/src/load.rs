@@ -161,3 +161,64 @@ fn explained(error: &Error) -> Option<&'static str> {
         _ => None,
     }
 }
+
+/// What a cold start of many tenants with one identity cost.
+#[derive(Debug)]
+pub struct ColdStart {
+    /// Tenants that got their token.
+    pub served: usize,
+    /// Requests the identity endpoint answered.
+    pub requests: u64,
+    /// Wall time until every tenant had its token.
+    pub elapsed: Duration,
+}
+
+/// `tenants` tenants, each with its own `Credential` and a grant for one
+/// identity and one audience, all asking at once. With `share`, their
+/// configurations are alike, so the runtime's cache serves them all from
+/// one request; without, each has a resolver of its own, so no two share
+/// a token (what a cache per tenant would cost).
+pub async fn cold_start(
+    runtime: &Runtime,
+    emulator: &Emulator,
+    tenants: usize,
+    share: bool,
+    seed: u64,
+) -> ColdStart {
+    let resource = format!("https://cold-start-{seed}-{share}.example");
+    let requests_before = emulator.imds_requests();
+    let started = Instant::now();
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..tenants {
+        let grant = azmi::Grant::builder(format!("tenant-{i}"))
+            .identity(Identity::SystemAssigned)
+            .resource(resource.clone())
+            .hand_out_tokens(true)
+            .build()
+            .expect("the grant is valid");
+        let mut config = emulator
+            .config_builder()
+            .expect("the emulator's CA parses")
+            .grant(grant);
+        if !share {
+            config = config.resolver(std::sync::Arc::new(azmi::SystemResolver));
+        }
+        let config = config
+            .build()
+            .expect("the emulator's configuration is valid");
+        let tenant = Credential::new(runtime.clone(), config);
+        let resource = resource.clone();
+        calls.spawn(async move { tenant.token(&resource).await });
+    }
+    let mut served = 0;
+    while let Some(joined) = calls.join_next().await {
+        if matches!(joined, Ok(Ok(_))) {
+            served += 1;
+        }
+    }
+    ColdStart {
+        served,
+        requests: emulator.imds_requests() - requests_before,
+        elapsed: started.elapsed(),
+    }
+}

@@ -4,7 +4,12 @@
 //!
 //! ```text
 //! cargo run --release -p azmi --example load -- --tenants 1000 --calls 20 --faults 10 --soak 100000
+//! cargo run --release -p azmi --example load -- --cold-start 1000
 //! ```
+//!
+//! `--cold-start N` measures instead what N tenants with one identity cost
+//! the identity endpoint when they all start at once: with the runtime's
+//! shared token cache, and, side by side, with caches that cannot share.
 //!
 //! Exits non-zero if any call panicked or failed in a way no injected
 //! fault explains. Loopback only: the emulator listens on 127.0.0.1.
@@ -13,15 +18,16 @@ use std::process::ExitCode;
 
 use azmi::{Pooling, Runtime};
 use azmi_emulator::{Emulator, EmulatorConfig};
-use azmi_testkit::load::{Load, Outcome, round};
+use azmi_testkit::load::{Load, Outcome, cold_start, round};
 
-const USAGE: &str = "usage: load [--tenants N] [--calls N] [--faults PERCENT] [--soak CALLS] [--pool SLOTS] [--keep-resident BYTES]";
+const USAGE: &str = "usage: load [--tenants N] [--calls N] [--faults PERCENT] [--soak CALLS] [--pool SLOTS] [--keep-resident BYTES] | load --cold-start TENANTS [--pool SLOTS]";
 
 struct Args {
     load: Load,
     soak: usize,
     pool: u32,
     keep_resident: usize,
+    cold_start: Option<usize>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -34,6 +40,7 @@ fn parse_args() -> Result<Args, String> {
         soak: 100_000,
         pool: 256,
         keep_resident: Pooling::default().keep_resident_bytes,
+        cold_start: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -65,6 +72,7 @@ fn parse_args() -> Result<Args, String> {
                     .ok_or_else(|| format!("--pool {value}: at least 1"))?;
             }
             "--keep-resident" => args.keep_resident = number()?,
+            "--cold-start" => args.cold_start = Some(number()?),
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
         }
     }
@@ -122,6 +130,19 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(tenants) = args.cold_start {
+        for (share, label) in [(true, "one shared cache"), (false, "a cache per tenant")] {
+            let cost = cold_start(&runtime, &emulator, tenants, share, 1).await;
+            println!(
+                "cold start, {tenants} tenants, one identity, {label}: {} served, {} identity-endpoint requests, {:.2?}",
+                cost.served, cost.requests, cost.elapsed
+            );
+            if cost.served != tenants {
+                return ExitCode::FAILURE;
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
     println!(
         "{} tenants x {} calls, {} % faults, pool of {} instances ({} KiB kept resident each); RSS at start {} KiB",
         args.load.tenants,

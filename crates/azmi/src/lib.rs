@@ -8,8 +8,8 @@
 //! the vaults on its allow-list (checked on the URL, then on the resolved
 //! address), that source's variables, no sockets, no files (for Azure Arc,
 //! the agent's token directory read-only), and per-call memory, CPU and
-//! wall-clock limits. Tokens are cached per [`Credential`], with
-//! single-flight fetches and proactive refresh.
+//! wall-clock limits. Tokens are cached once per [`Runtime`] for all its
+//! credentials, with single-flight fetches and proactive refresh.
 //!
 //! # Example
 //!
@@ -43,7 +43,11 @@
 //! the host does not trust, a [`Grant`] ([`ConfigBuilder::grant`]) that
 //! says which identities, audiences and secrets it may have; every tenant
 //! shares the runtime's token cache, and each can be called from many
-//! tasks at once. Under load, size the pooling
+//! tasks at once. Tenants that are components themselves import
+//! `azmi:identity/credentials` (WIT world `credential-consumer`); link it
+//! into their linker with [`add_to_linker_async`], each store handing out
+//! its tenant's credential through [`CredentialsView`]
+//! (`examples/plugin-host.rs`). Under load, size the pooling
 //! allocator with [`RuntimeBuilder::pooling`]. `examples/tenants.rs` is a
 //! complete program against the emulator
 //! (`cargo run -p azmi --example tenants`); `examples/load.rs` drives

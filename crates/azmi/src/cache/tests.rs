@@ -204,3 +204,71 @@ async fn a_cancelled_leader_does_not_strand_its_followers() {
     .unwrap();
     assert_eq!(t.token.expose(), "a");
 }
+
+/// A refused admission (a tenant's spent budget) is that caller's alone:
+/// nothing is fetched, nothing cached, the next caller leads; and a
+/// refresh that is not admitted keeps serving the still-valid token.
+#[tokio::test]
+async fn a_refused_admission_fetches_nothing_and_strands_no_one() {
+    let cache = Arc::new(TokenCache::default());
+    let err = cache
+        .get(
+            key(),
+            || NOW,
+            || Err(Error::Denied("budget".into())),
+            || async { panic!("fetched without admission") },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::Denied("budget".into()));
+    assert_eq!(cache.stats().misses, 0, "a refusal is not a miss");
+    let t = cache
+        .get(
+            key(),
+            || NOW,
+            || Ok(()),
+            || async { Ok(token("a", 86_400, Some(NOW + 43_200))) },
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.token.expose(), "a");
+    let t = cache
+        .get(
+            key(),
+            || NOW + 50_000,
+            || Err(Error::Denied("budget".into())),
+            || async { panic!("refreshed without admission") },
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.token.expose(), "a", "the still-valid token");
+}
+
+/// Two views of one runtime's slots share tokens and count apart.
+#[tokio::test]
+async fn views_of_one_runtime_share_tokens_and_count_apart() {
+    let slots = Arc::new(TokenSlots::default());
+    let a = Arc::new(TokenCache::sharing(slots.clone()));
+    let b = Arc::new(TokenCache::sharing(slots));
+    a.get(
+        key(),
+        || NOW,
+        || Ok(()),
+        || async { Ok(token("a", 3600, None)) },
+    )
+    .await
+    .unwrap();
+    let t = b
+        .get(
+            key(),
+            || NOW,
+            || Ok(()),
+            || async { panic!("fetched again") },
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.token.expose(), "a");
+    assert_eq!((a.stats().misses, a.stats().hits), (1, 0));
+    assert_eq!((b.stats().misses, b.stats().hits), (0, 1));
+    assert_eq!(b.stats().entries, 1);
+}
