@@ -34,6 +34,14 @@ pub fn scope_to_resource(scope_or_resource: &str) -> Result<String, String> {
             "the scope `/.default` names no resource; use https://<resource>/.default".into(),
         );
     }
+    // Normalising must be idempotent: host and component each apply it,
+    // and a grant, a cache key and the request must name one resource.
+    if resource.ends_with("/.default") {
+        return Err(format!(
+            "`{}` ends in `/.default` twice; a scope is <resource>/.default",
+            value.chars().take(200).collect::<String>()
+        ));
+    }
     Ok(resource.to_owned())
 }
 

@@ -23,7 +23,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use azmi_core::freshness::{Freshness, freshness};
@@ -115,9 +115,48 @@ struct Slot {
 }
 
 /// The tokens of one runtime.
-#[derive(Default)]
 pub(crate) struct TokenSlots {
     slots: Mutex<HashMap<Key, Slot>>,
+    /// When the map grows past this, expired entries are swept.
+    sweep_at: AtomicUsize,
+}
+
+impl Default for TokenSlots {
+    fn default() -> TokenSlots {
+        TokenSlots {
+            slots: Mutex::default(),
+            sweep_at: AtomicUsize::new(MIN_SWEEP),
+        }
+    }
+}
+
+/// The size below which the map is never swept.
+const MIN_SWEEP: usize = 1024;
+
+/// Which outcomes of a fetch those waiting for it share: a token, and the
+/// endpoint's own answers (the same for every caller of one key). Not a
+/// failure of the fetching caller's own: its deadline, its limits, its
+/// sandbox.
+trait Shareable {
+    fn is_ok_or_upstream(&self) -> bool;
+}
+
+impl<T> Shareable for Result<T, &Error> {
+    fn is_ok_or_upstream(&self) -> bool {
+        match self {
+            Ok(_) => true,
+            Err(error) => matches!(
+                error,
+                Error::Unavailable(_)
+                    | Error::Unauthorized(_)
+                    | Error::Forbidden(_)
+                    | Error::NotFound(_)
+                    | Error::Service(_)
+                    | Error::InvalidArgument(_)
+                    | Error::InvalidResponse(_)
+            ),
+        }
+    }
 }
 
 /// One tenant's view of the runtime's tokens, with its own counts.
@@ -151,14 +190,21 @@ impl TokenCache {
 
     /// The token for `key`: cached, or fetched by `fetch` (by this call or
     /// by a concurrent one). `admit` decides, just before this call would
-    /// fetch, whether it may (a tenant's budget); a refusal is this
-    /// caller's alone, never handed to those waiting for the same key, who
-    /// then fetch themselves.
+    /// fetch, whether it may (a tenant's budget; told whether the fetch is
+    /// a proactive refresh); a refusal is this caller's alone, never handed
+    /// to those waiting for the same key, who then fetch themselves.
+    ///
+    /// A cached token equal to `stale` (one a vault just refused for this
+    /// caller) is not served to it: it fetches anew, and the new token
+    /// replaces the old for everyone only once fetched. The old one stays
+    /// in use for others meanwhile: one tenant's 401 never evicts what the
+    /// others are served.
     pub(crate) async fn get<F, Fut>(
         self: &Arc<Self>,
         key: Key,
+        stale: Option<&str>,
         now: impl Fn() -> u64,
-        admit: impl FnOnce() -> Result<(), Error>,
+        admit: impl FnOnce(bool) -> Result<(), Error>,
         fetch: F,
     ) -> Result<AccessToken, Error>
     where
@@ -168,7 +214,7 @@ impl TokenCache {
         let mut admit = Some(admit);
         let mut fetch = Some(fetch);
         loop {
-            match self.step(&key, now()) {
+            match self.step(&key, now(), stale) {
                 Step::Serve(token) => {
                     self.hits.fetch_add(1, Ordering::Relaxed);
                     return Ok(token);
@@ -177,10 +223,13 @@ impl TokenCache {
                     self.coalesced.fetch_add(1, Ordering::Relaxed);
                     if let Ok(outcome) = receiver.wait_for(Option::is_some).await
                         && let Some(result) = outcome.clone()
+                        && result.as_ref().is_ok_or_upstream()
                     {
                         return result;
                     }
-                    // The leader was cancelled: look again (and maybe lead).
+                    // The leader was cancelled, or failed for a reason of
+                    // its own (its deadline, its limits): look again, and
+                    // maybe lead under this caller's own.
                 }
                 Step::Lead { sender, fallback } => {
                     let (Some(fetch), Some(admit)) = (fetch.take(), admit.take()) else {
@@ -192,7 +241,7 @@ impl TokenCache {
                         key: key.clone(),
                         armed: true,
                     };
-                    if let Err(refused) = admit() {
+                    if let Err(refused) = admit(fallback.is_some()) {
                         // The guard clears the flight and the dropped
                         // sender wakes the followers, who look again.
                         drop((guard, sender));
@@ -220,7 +269,7 @@ impl TokenCache {
         }
     }
 
-    fn step(&self, key: &Key, now: u64) -> Step {
+    fn step(&self, key: &Key, now: u64, stale: Option<&str>) -> Step {
         let mut slots = self.shared.lock();
         let slot = slots.entry(key.clone()).or_default();
         // A flight whose leader went away (cancelled) no longer counts.
@@ -232,7 +281,9 @@ impl TokenCache {
             slot.flight = None;
         }
         let mut fallback = None;
-        if let Some(token) = &slot.token {
+        if let Some(token) = &slot.token
+            && stale.is_none_or(|stale| token.token.expose() != stale)
+        {
             match freshness(token.expires_on, token.refresh_at, now, slot.failed_refresh) {
                 Freshness::Fresh => return Step::Serve(token.clone()),
                 // Someone is refreshing: the current token is still good.
@@ -266,23 +317,25 @@ impl TokenCache {
             (Ok(token), _) => {
                 slot.token = Some(token.clone());
                 slot.failed_refresh = None;
+                self.shared.sweep(&mut slots, now);
                 Ok(token)
             }
             (Err(error), Some(still_valid)) => {
                 tracing::debug!(target: "azmi::cache", "proactive refresh failed, serving the cached token: {}", error.kind());
                 self.refresh_failures.fetch_add(1, Ordering::Relaxed);
-                slot.failed_refresh = Some(now);
+                // Only the endpoint's answer holds refreshes back for
+                // everyone, not this caller's own deadline or limits.
+                if Err::<(), _>(&error).is_ok_or_upstream() {
+                    slot.failed_refresh = Some(now);
+                }
                 Ok(still_valid)
             }
-            (Err(error), None) => Err(error),
-        }
-    }
-
-    /// Drops `key`'s token (a vault refused it).
-    pub(crate) fn forget(&self, key: &Key) {
-        let mut slots = self.shared.lock();
-        if let Some(slot) = slots.get_mut(key) {
-            slot.token = None;
+            (Err(error), None) => {
+                if slot.token.is_none() {
+                    slots.remove(key);
+                }
+                Err(error)
+            }
         }
     }
 
@@ -316,6 +369,20 @@ impl TokenSlots {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Slot>> {
         self.slots.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Drops expired tokens nobody is fetching, once the map has doubled
+    /// since the last sweep: tenants come and go, and a long-lived runtime
+    /// must not keep every key it ever saw.
+    fn sweep(&self, slots: &mut HashMap<Key, Slot>, now: u64) {
+        if slots.len() < self.sweep_at.load(Ordering::Relaxed) {
+            return;
+        }
+        slots.retain(|_, slot| {
+            slot.flight.is_some() || slot.token.as_ref().is_some_and(|t| t.expires_on > now)
+        });
+        self.sweep_at
+            .store((slots.len() * 2).max(MIN_SWEEP), Ordering::Relaxed);
+    }
 }
 
 impl Drop for FlightGuard {
@@ -326,6 +393,9 @@ impl Drop for FlightGuard {
         let mut slots = self.slots.lock();
         if let Some(slot) = slots.get_mut(&self.key) {
             slot.flight = None;
+            if slot.token.is_none() {
+                slots.remove(&self.key);
+            }
         }
     }
 }

@@ -404,7 +404,7 @@ impl ConfigBuilder {
             "identity source {source}; component environment: {}",
             env.keys().map(|k| if SECRET_VARIABLES.contains(&k.as_str()) { format!("{k} (secret)") } else { k.clone() }).collect::<Vec<_>>().join(", ")
         );
-        let upstream = upstream(source, &env, arc_token_dir.as_path());
+        let upstream = upstream(source, &env, arc_token_dir.as_path(), &extra_roots);
         Ok(Config {
             upstream,
             resolver: ResolverKey(resolver.clone()),
@@ -422,19 +422,35 @@ impl ConfigBuilder {
 }
 
 /// The digest that keys the shared token cache: two configurations share
-/// tokens exactly when they name the same source and give the component
-/// the same variables (endpoint, identity header, …) and Arc directory.
-fn upstream(source: Source, env: &BTreeMap<String, String>, arc_token_dir: &Path) -> Upstream {
+/// tokens exactly when they name the same source, give the component the
+/// same variables (endpoint, identity header, …) and Arc directory, and
+/// trust the same extra roots (an https identity endpoint is verified by
+/// them). Every field is length-prefixed, so no value can pose as the
+/// boundary between two.
+fn upstream(
+    source: Source,
+    env: &BTreeMap<String, String>,
+    arc_token_dir: &Path,
+    extra_roots: &[CertificateDer<'static>],
+) -> Upstream {
     let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
-    digest.update(source.name().as_bytes());
+    let mut field = |bytes: &[u8]| {
+        digest.update(&(bytes.len() as u64).to_le_bytes());
+        digest.update(bytes);
+    };
+    field(source.name().as_bytes());
+    field(&(env.len() as u64).to_le_bytes());
     for (name, value) in env {
-        for part in [b"\0".as_slice(), name.as_bytes(), b"=", value.as_bytes()] {
-            digest.update(part);
-        }
+        field(name.as_bytes());
+        field(value.as_bytes());
     }
-    if source == Source::Arc {
-        digest.update(b"\0arc-token-dir=");
-        digest.update(arc_token_dir.as_os_str().as_encoded_bytes());
+    field(if source == Source::Arc {
+        arc_token_dir.as_os_str().as_encoded_bytes()
+    } else {
+        b""
+    });
+    for root in extra_roots {
+        field(root.as_ref());
     }
     let mut bytes = [0; 32];
     bytes.copy_from_slice(digest.finish().as_ref());

@@ -5,7 +5,8 @@
 //! store data hands out that tenant's `Credential` (its configuration and
 //! grant), and every call of the tenant's component goes through the
 //! grant, the runtime's shared token cache and, on a miss, azmi's own
-//! sandboxed component. The tenant's component itself needs no network:
+//! sandboxed component; a credential without a grant answers `denied` to
+//! everything. The tenant's component itself needs no network:
 //! link no `wasi:http` into it, or one whose policy excludes identity
 //! endpoints, or it could ask the endpoint itself.
 //!
@@ -80,6 +81,18 @@ struct Tenant<'a> {
 }
 
 impl Tenant<'_> {
+    /// Deny by default: a component linked here gets only what a grant
+    /// allows, so a credential without one answers nothing.
+    fn granted(&self) -> Result<(), wit::Error> {
+        if self.credential.config().grant().is_some() {
+            Ok(())
+        } else {
+            Err(wit::Error::Denied(
+                "this component's credential has no grant: a host links azmi:identity/credentials into a component only with a Grant (ConfigBuilder::grant) saying what it may have".into(),
+            ))
+        }
+    }
+
     /// The identity a call names, or the tenant's default.
     fn identity(&self, identity: Option<wit::Identity>) -> Identity {
         match identity {
@@ -98,6 +111,7 @@ impl wit::Host for Tenant<'_> {
         resource: String,
         identity: Option<wit::Identity>,
     ) -> Result<wit::AccessToken, wit::Error> {
+        self.granted()?;
         let identity = self.identity(identity);
         self.credential
             .get_token(&resource, &identity)
@@ -113,6 +127,7 @@ impl wit::Host for Tenant<'_> {
         version: Option<String>,
         identity: Option<wit::Identity>,
     ) -> Result<wit::Secret, wit::Error> {
+        self.granted()?;
         let identity = self.identity(identity);
         self.credential
             .get_secret(&vault_url, &name, version.as_deref(), &identity)
@@ -127,6 +142,7 @@ impl wit::Host for Tenant<'_> {
         name: String,
         version: Option<String>,
     ) -> Result<wit::VaultChallenge, wit::Error> {
+        self.granted()?;
         self.credential
             .discover_vault(&vault_url, &name, version.as_deref())
             .await
@@ -145,6 +161,7 @@ impl wit::Host for Tenant<'_> {
         version: Option<String>,
         token: String,
     ) -> Result<wit::Secret, wit::Error> {
+        self.granted()?;
         self.credential
             .get_secret_with_token(&vault_url, &name, version.as_deref(), &token)
             .await

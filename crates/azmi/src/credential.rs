@@ -138,7 +138,7 @@ impl Credential {
             tenant.enforce(tenant.grant.check_identity(identity))?;
             tenant.enforce(tenant.grant.check_token(&resource))?;
         }
-        self.token_before(deadline, resource, identity).await
+        self.token_before(deadline, resource, identity, None).await
     }
 
     /// How often this tenant's grant refused a call, by rule (empty
@@ -151,11 +151,13 @@ impl Credential {
             .unwrap_or_default()
     }
 
+    /// A token by `deadline`; never `stale`, a token a vault just refused.
     async fn token_before(
         &self,
         deadline: Instant,
         resource: &str,
         identity: &Identity,
+        stale: Option<&str>,
     ) -> Result<AccessToken, Error> {
         let resource =
             azmi_core::scope::scope_to_resource(resource).map_err(Error::InvalidArgument)?;
@@ -163,11 +165,11 @@ impl Credential {
         let wit = wit_identity(identity);
         // Only a request that reaches the identity endpoint costs the
         // tenant's budget: not a hit, not a wait for another's request.
-        let admit = || match &self.config.tenant {
-            Some(tenant) => tenant.spend(),
+        let admit = |refresh: bool| match &self.config.tenant {
+            Some(tenant) => tenant.spend(refresh),
             None => Ok(()),
         };
-        let fetched = self.shared.tokens.get(key, now, admit, || async {
+        let fetched = self.shared.tokens.get(key, stale, now, admit, || async {
             self.call(deadline, async |instance, store| {
                 instance
                     .azmi_identity_credentials()
@@ -223,7 +225,7 @@ impl Credential {
         }
         self.check_secret_grant(vault_url, name)?;
         let vault = vault_key(vault_url);
-        let mut rediscovered = false;
+        let mut refused: Option<AccessToken> = None;
         loop {
             let resource = match self.cached_challenge(&vault) {
                 Some(resource) => resource,
@@ -233,18 +235,21 @@ impl Credential {
                     challenge.resource
                 }
             };
-            let token = self.token_before(deadline, &resource, identity).await?;
+            let stale = refused.as_ref().map(|t| t.token.expose());
+            let token = self
+                .token_before(deadline, &resource, identity, stale)
+                .await?;
             let result = self
                 .read_with(deadline, vault_url, name, version, token.token.expose())
                 .await;
             match result {
                 // Refused with a token: the audience or tenant may have
-                // moved, or the token been revoked. Once, forget both and
-                // start over.
-                Err(Error::Unauthorized(_)) if !rediscovered => {
-                    rediscovered = true;
+                // moved, or the token been revoked. Once, forget the
+                // challenge and fetch a new token (which replaces the
+                // refused one in the shared cache only once it exists).
+                Err(Error::Unauthorized(_)) if refused.is_none() => {
                     self.forget_challenge(&vault);
-                    self.shared.tokens.forget(&self.key(&resource, identity));
+                    refused = Some(token);
                 }
                 result => return result,
             }

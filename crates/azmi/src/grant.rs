@@ -233,6 +233,9 @@ pub struct GrantBuilder {
 
 impl GrantBuilder {
     /// Allows `identity` (ids compare case-insensitively).
+    /// `Identity::SystemAssigned` is whatever the platform answers when no
+    /// identity is named: on a VM with a single user-assigned identity and
+    /// no system-assigned one, IMDS answers with that one.
     pub fn identity(mut self, identity: Identity) -> GrantBuilder {
         self.identities.push(identity);
         self
@@ -374,8 +377,16 @@ impl Tenant {
     }
 
     /// One identity-endpoint request from the budget, or `Error::Denied`
-    /// saying when the next one is available.
-    pub(crate) fn spend(&self) -> Result<(), Error> {
+    /// saying when the next one is available. A proactive `refresh` that
+    /// the budget refuses is not a refusal of the call (the still-valid
+    /// token is served), so it is not counted.
+    pub(crate) fn spend(&self, refresh: bool) -> Result<(), Error> {
+        if refresh {
+            return self
+                .bucket
+                .take()
+                .map_err(|_| Error::Denied("the budget defers this refresh".into()));
+        }
         let verdict = self.bucket.take().map_err(|wait| {
             let budget = self.grant.budget;
             self.grant.deny(

@@ -450,3 +450,23 @@ async fn a_tenant_component_gets_exactly_its_grant_through_the_linker() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_component_linked_without_a_grant_gets_nothing() {
+    let emulator = emulator().await;
+    let vault = emulator.vault_url();
+    // A configuration that may reach the vault, but no grant: through the
+    // linker, deny by default.
+    let ungranted = credential(config_for(&emulator).build().unwrap());
+    let tasks = [
+        "token https://vault.azure.net".to_owned(),
+        format!("secret {vault} mysecret"),
+    ];
+    for line in plugin::run(ungranted, &tasks).await {
+        assert!(
+            line.contains(" denied: this component's credential has no grant"),
+            "{line}"
+        );
+    }
+    assert_eq!(counts(&emulator), (0, 0));
+}

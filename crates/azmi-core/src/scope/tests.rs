@@ -25,6 +25,8 @@ fn refuses_zero_or_several_scopes() {
     let m = scope_to_resource("https://a/.default https://b/.default").unwrap_err();
     assert!(m.contains("more than one scope"), "{m}");
     assert!(scope_to_resource("/.default").is_err());
+    let m = scope_to_resource("https://a/.default/.default").unwrap_err();
+    assert!(m.contains("twice"), "{m}");
     assert!(scope_to_resource("https://a\u{0}").is_err());
     assert!(scope_to_resource(&"a".repeat(MAX_RESOURCE_LEN + 1)).is_err());
 }

@@ -39,8 +39,9 @@ async fn serves_fresh_tokens_and_refetches_stale_ones() {
     let t = cache
         .get(
             key(),
+            None,
             || NOW,
-            || Ok(()),
+            |_| Ok(()),
             || async { Ok(token("a", 3600, None)) },
         )
         .await
@@ -49,8 +50,9 @@ async fn serves_fresh_tokens_and_refetches_stale_ones() {
     let t = cache
         .get(
             key(),
+            None,
             || NOW + 100,
-            || Ok(()),
+            |_| Ok(()),
             || async { panic!("fetched a fresh token") },
         )
         .await
@@ -60,8 +62,9 @@ async fn serves_fresh_tokens_and_refetches_stale_ones() {
     let t = cache
         .get(
             key(),
+            None,
             || NOW + 3400,
-            || Ok(()),
+            |_| Ok(()),
             || async { Ok(token("b", 7200, None)) },
         )
         .await
@@ -84,8 +87,9 @@ async fn a_failed_refresh_serves_the_valid_token_and_backs_off() {
     cache
         .get(
             key(),
+            None,
             || NOW,
-            || Ok(()),
+            |_| Ok(()),
             || async { Ok(token("a", 86_400, Some(NOW + 43_200))) },
         )
         .await
@@ -94,8 +98,9 @@ async fn a_failed_refresh_serves_the_valid_token_and_backs_off() {
     let t = cache
         .get(
             key(),
+            None,
             || later,
-            || Ok(()),
+            |_| Ok(()),
             || async {
                 Err(Error::Service(crate::ServiceError::new(
                     503,
@@ -112,8 +117,9 @@ async fn a_failed_refresh_serves_the_valid_token_and_backs_off() {
     let t = cache
         .get(
             key(),
+            None,
             || later + 10,
-            || Ok(()),
+            |_| Ok(()),
             || async { panic!("refreshed again too soon") },
         )
         .await
@@ -122,8 +128,9 @@ async fn a_failed_refresh_serves_the_valid_token_and_backs_off() {
     let t = cache
         .get(
             key(),
+            None,
             || later + 31,
-            || Ok(()),
+            |_| Ok(()),
             || async { Ok(token("b", 86_400, None)) },
         )
         .await
@@ -145,8 +152,9 @@ async fn concurrent_callers_share_one_fetch_and_its_error() {
                 cache
                     .get(
                         key(),
+                        None,
                         || NOW,
-                        || Ok(()),
+                        |_| Ok(()),
                         || async move {
                             fetches.fetch_add(1, Ordering::SeqCst);
                             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -180,8 +188,9 @@ async fn a_cancelled_leader_does_not_strand_its_followers() {
             cache
                 .get(
                     key(),
+                    None,
                     || NOW,
-                    || Ok(()),
+                    |_| Ok(()),
                     || async { std::future::pending::<Result<AccessToken, Error>>().await },
                 )
                 .await
@@ -194,8 +203,9 @@ async fn a_cancelled_leader_does_not_strand_its_followers() {
         Duration::from_secs(5),
         cache.get(
             key(),
+            None,
             || NOW,
-            || Ok(()),
+            |_| Ok(()),
             || async { Ok(token("a", 3600, None)) },
         ),
     )
@@ -214,8 +224,9 @@ async fn a_refused_admission_fetches_nothing_and_strands_no_one() {
     let err = cache
         .get(
             key(),
+            None,
             || NOW,
-            || Err(Error::Denied("budget".into())),
+            |_| Err(Error::Denied("budget".into())),
             || async { panic!("fetched without admission") },
         )
         .await
@@ -225,8 +236,9 @@ async fn a_refused_admission_fetches_nothing_and_strands_no_one() {
     let t = cache
         .get(
             key(),
+            None,
             || NOW,
-            || Ok(()),
+            |_| Ok(()),
             || async { Ok(token("a", 86_400, Some(NOW + 43_200))) },
         )
         .await
@@ -235,8 +247,9 @@ async fn a_refused_admission_fetches_nothing_and_strands_no_one() {
     let t = cache
         .get(
             key(),
+            None,
             || NOW + 50_000,
-            || Err(Error::Denied("budget".into())),
+            |_| Err(Error::Denied("budget".into())),
             || async { panic!("refreshed without admission") },
         )
         .await
@@ -252,8 +265,9 @@ async fn views_of_one_runtime_share_tokens_and_count_apart() {
     let b = Arc::new(TokenCache::sharing(slots));
     a.get(
         key(),
+        None,
         || NOW,
-        || Ok(()),
+        |_| Ok(()),
         || async { Ok(token("a", 3600, None)) },
     )
     .await
@@ -261,8 +275,9 @@ async fn views_of_one_runtime_share_tokens_and_count_apart() {
     let t = b
         .get(
             key(),
+            None,
             || NOW,
-            || Ok(()),
+            |_| Ok(()),
             || async { panic!("fetched again") },
         )
         .await
@@ -271,4 +286,160 @@ async fn views_of_one_runtime_share_tokens_and_count_apart() {
     assert_eq!((a.stats().misses, a.stats().hits), (1, 0));
     assert_eq!((b.stats().misses, b.stats().hits), (0, 1));
     assert_eq!(b.stats().entries, 1);
+}
+
+/// A token a vault refused for one caller is replaced for it, and for the
+/// others only once the new one exists: they keep being served meanwhile.
+#[tokio::test]
+async fn a_refused_token_is_replaced_not_evicted() {
+    let slots = Arc::new(TokenSlots::default());
+    let refused_by_a_vault = Arc::new(TokenCache::sharing(slots.clone()));
+    let other = Arc::new(TokenCache::sharing(slots.clone()));
+    refused_by_a_vault
+        .get(
+            key(),
+            None,
+            || NOW,
+            |_| Ok(()),
+            || async { Ok(token("old", 3600, None)) },
+        )
+        .await
+        .unwrap();
+    // The replacement fails: the others still have the old token.
+    let err = refused_by_a_vault
+        .get(
+            key(),
+            Some("old"),
+            || NOW,
+            |_| Ok(()),
+            || async { Err::<AccessToken, _>(Error::Unavailable("down".into())) },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::Unavailable("down".into()));
+    let t = other
+        .get(
+            key(),
+            None,
+            || NOW,
+            |_| Ok(()),
+            || async { panic!("evicted") },
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.token.expose(), "old");
+    // The replacement succeeds: everyone gets the new one.
+    let t = refused_by_a_vault
+        .get(
+            key(),
+            Some("old"),
+            || NOW,
+            |_| Ok(()),
+            || async { Ok(token("new", 3600, None)) },
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.token.expose(), "new");
+    let t = other
+        .get(
+            key(),
+            None,
+            || NOW,
+            |_| Ok(()),
+            || async { panic!("fetched again") },
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.token.expose(), "new");
+}
+
+/// A leader's failure of its own (its deadline, its limits) is not handed
+/// to the callers waiting on it: they fetch under their own.
+#[tokio::test]
+async fn a_leaders_own_failure_is_not_shared() {
+    let cache = Arc::new(TokenCache::default());
+    let leader = {
+        let cache = cache.clone();
+        tokio::spawn(async move {
+            cache
+                .get(
+                    key(),
+                    None,
+                    || NOW,
+                    |_| Ok(()),
+                    || async {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Err::<AccessToken, _>(Error::Timeout("the leader's deadline".into()))
+                    },
+                )
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let follower = cache
+        .get(
+            key(),
+            None,
+            || NOW,
+            |_| Ok(()),
+            || async { Ok(token("mine", 3600, None)) },
+        )
+        .await
+        .unwrap();
+    assert_eq!(follower.token.expose(), "mine");
+    assert!(matches!(leader.await.unwrap(), Err(Error::Timeout(_))));
+}
+
+/// Failed keys leave nothing behind, and expired tokens are swept once
+/// the map has grown.
+#[tokio::test]
+async fn the_map_does_not_keep_what_it_cannot_serve() {
+    let cache = Arc::new(TokenCache::default());
+    let failing = |resource: String| Key { resource, ..key() };
+    for i in 0..10 {
+        let _ = cache
+            .get(
+                failing(format!("r{i}")),
+                None,
+                || NOW,
+                |_| Ok(()),
+                || async { Err::<AccessToken, _>(Error::Unavailable("down".into())) },
+            )
+            .await;
+    }
+    let _ = cache
+        .get(
+            failing("refused".into()),
+            None,
+            || NOW,
+            |_| Err(Error::Denied("budget".into())),
+            || async { panic!("not admitted") },
+        )
+        .await;
+    assert_eq!(cache.shared.lock().len(), 0, "no empty slots");
+    for i in 0..MIN_SWEEP - 1 {
+        cache
+            .get(
+                failing(format!("short-{i}")),
+                None,
+                || NOW,
+                |_| Ok(()),
+                || async { Ok(token("t", 600, None)) },
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(cache.shared.lock().len(), MIN_SWEEP - 1);
+    // Later, the one that reaches the sweep size: the expired ones go.
+    cache
+        .get(
+            failing("late".into()),
+            None,
+            || NOW + 10_000,
+            |_| Ok(()),
+            || async { Ok(token("t", 20_000, None)) },
+        )
+        .await
+        .unwrap();
+    assert_eq!(cache.shared.lock().len(), 1);
 }

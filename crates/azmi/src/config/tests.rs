@@ -379,3 +379,49 @@ fn only_identity_variables_are_accepted() {
         .unwrap_err();
     assert!(matches!(err, Error::Config(_)), "{err:?}");
 }
+
+/// The shared cache's key: no value can pose as the boundary between two
+/// variables, and extra trust roots (which verify an https endpoint) count.
+#[test]
+fn the_upstream_digest_is_unambiguous() {
+    let env = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    let dir = Path::new("/var/opt/azcmagent/tokens");
+    let split = upstream(
+        Source::AppService,
+        &env(&[("IDENTITY_ENDPOINT", "http://a"), ("IDENTITY_HEADER", "h")]),
+        dir,
+        &[],
+    );
+    let posing = upstream(
+        Source::AppService,
+        &env(&[("IDENTITY_ENDPOINT", "http://a\0IDENTITY_HEADER=h")]),
+        dir,
+        &[],
+    );
+    assert_ne!(split, posing);
+    let root = CertificateDer::from(vec![1, 2, 3]);
+    assert_ne!(
+        split,
+        upstream(
+            Source::AppService,
+            &env(&[("IDENTITY_ENDPOINT", "http://a"), ("IDENTITY_HEADER", "h")]),
+            dir,
+            &[root],
+        )
+    );
+    assert_eq!(
+        split,
+        upstream(
+            Source::AppService,
+            &env(&[("IDENTITY_HEADER", "h"), ("IDENTITY_ENDPOINT", "http://a")]),
+            Path::new("/elsewhere"),
+            &[],
+        ),
+        "order does not matter, nor the Arc directory of another source"
+    );
+}

@@ -95,7 +95,10 @@ impl Bucket {
             state.available -= 1.0;
             Ok(())
         } else {
-            Err(self.budget.refill.mul_f64(1.0 - state.available))
+            // Never `mul_f64`, which panics past `Duration::MAX` (a refill
+            // of "never" is a fair way to say "this many, ever").
+            let wait = self.budget.refill.as_secs_f64() * (1.0 - state.available);
+            Err(Duration::try_from_secs_f64(wait).unwrap_or(self.budget.refill))
         }
     }
 }

@@ -182,6 +182,10 @@ async fn the_budget_bursts_then_refills() {
         bucket.take().unwrap();
     }
     assert!(bucket.take().is_err());
+    // "This many, ever": no panic, however long the refill.
+    let never = Bucket::new(Budget::new(1, Duration::MAX));
+    never.take().unwrap();
+    assert_eq!(never.take().unwrap_err(), Duration::MAX);
     let unlimited = Bucket::new(Budget::unlimited());
     for _ in 0..10_000 {
         unlimited.take().unwrap();
