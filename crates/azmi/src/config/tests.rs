@@ -1,10 +1,14 @@
+use super::steps::upstream;
 use super::*;
 use crate::error::ConfigError;
+use crate::error::Setting;
 use crate::policy::rules::parse_vault;
+use azmi_core::AZMI_IDENTITY_SOURCE;
 use azmi_core::{
     IDENTITY_ENDPOINT, IDENTITY_HEADER, IDENTITY_SERVER_THUMBPRINT, IMDS_ENDPOINT, MSI_ENDPOINT,
     MSI_SECRET,
 };
+use std::path::Path;
 
 fn build(vars: &[(&str, &str)]) -> Result<Config, Error> {
     vars.iter()

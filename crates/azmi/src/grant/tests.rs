@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::error::{Error, Setting};
 
 const UAMI: &str = "A5B6C7D8-E9F0-4A1B-8C2D-3E4F5A6B7C8D";
 
