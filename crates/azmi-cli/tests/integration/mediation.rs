@@ -470,3 +470,62 @@ async fn a_component_linked_without_a_grant_gets_nothing() {
     }
     assert_eq!(counts(&emulator), (0, 0));
 }
+
+/// Everything azmi logs while tenants are served and refused, at the most
+/// verbose level, holds no token and no secret value.
+#[tokio::test]
+async fn logs_of_granted_and_refused_calls_hold_no_credential() {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // This test's runtime has one thread: everything it runs logs here.
+    let _logging = tracing::subscriber::set_default(subscriber);
+
+    let emulator = emulator().await;
+    let vault = emulator.vault_url();
+    let tenant = credential(
+        config_for(&emulator)
+            .grant(alpha(&emulator))
+            .build()
+            .unwrap(),
+    );
+    let token = tenant.token("https://storage.azure.com").await.unwrap();
+    let secret = tenant.secret(&vault, "uami-only", None).await.unwrap();
+    tenant
+        .token("https://management.azure.com")
+        .await
+        .unwrap_err();
+    tenant
+        .secret(&vault, "mysecret-not-granted", None)
+        .await
+        .unwrap_err();
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("rule `resources`"),
+        "the refusals were logged: {logs}"
+    );
+    assert!(!logs.contains(token.token.expose()), "a token in the logs");
+    assert!(
+        !logs.contains(secret.value.expose()),
+        "a secret in the logs"
+    );
+}
