@@ -1,6 +1,8 @@
-//! Embedding azmi for many tenants: one runtime per process, one
-//! `Credential` per tenant with its own identity, vault allow-list, limits
-//! and cache, called concurrently. Runs against the built-in emulator, so
+//! Embedding azmi for many tenants: one runtime per process (with the
+//! token cache they share), one `Credential` per tenant with its own
+//! identity, vault allow-list, limits and counts, called concurrently. For
+//! tenants whose code the host does not trust, add a grant
+//! (`examples/plugin-host.rs`). Runs against the built-in emulator, so
 //! it works on any machine:
 //!
 //! ```text
@@ -75,7 +77,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         other => panic!("beta should have been denied, got {other:?}"),
     }
 
-    // Each tenant has its own cache: alpha's second read needs no new token.
+    // The runtime's cache: alpha's second read needs no new token (and its
+    // counts are alpha's own).
     alpha.secret(&vault, "mysecret", None).await?;
     println!("alpha's cache: {:?}", alpha.cache_stats());
     Ok(())
