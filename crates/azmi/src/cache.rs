@@ -133,30 +133,20 @@ impl Default for TokenSlots {
 /// The size below which the map is never swept.
 const MIN_SWEEP: usize = 1024;
 
-/// Which outcomes of a fetch those waiting for it share: a token, and the
-/// endpoint's own answers (the same for every caller of one key). Not a
-/// failure of the fetching caller's own: its deadline, its limits, its
-/// sandbox.
-trait Shareable {
-    fn is_ok_or_upstream(&self) -> bool;
-}
-
-impl<T> Shareable for Result<T, &Error> {
-    fn is_ok_or_upstream(&self) -> bool {
-        match self {
-            Ok(_) => true,
-            Err(error) => matches!(
-                error,
-                Error::Unavailable(_)
-                    | Error::Unauthorized(_)
-                    | Error::Forbidden(_)
-                    | Error::NotFound(_)
-                    | Error::Service(_)
-                    | Error::InvalidArgument(_)
-                    | Error::InvalidResponse(_)
-            ),
-        }
-    }
+/// Whether those waiting for a fetch share its failure: the endpoint's own
+/// answers (the same for every caller of one key) yes; a failure of the
+/// fetching caller's own (its deadline, its limits, its sandbox) no.
+fn is_upstream_answer(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Unavailable(_)
+            | Error::Unauthorized(_)
+            | Error::Forbidden(_)
+            | Error::NotFound(_)
+            | Error::Service(_)
+            | Error::InvalidArgument(_)
+            | Error::InvalidResponse(_)
+    )
 }
 
 /// One tenant's view of the runtime's tokens, with its own counts.
@@ -200,7 +190,7 @@ impl TokenCache {
     /// in use for others meanwhile: one tenant's 401 never evicts what the
     /// others are served.
     pub(crate) async fn get<F, Fut>(
-        self: &Arc<Self>,
+        &self,
         key: Key,
         stale: Option<&str>,
         now: impl Fn() -> u64,
@@ -223,7 +213,7 @@ impl TokenCache {
                     self.coalesced.fetch_add(1, Ordering::Relaxed);
                     if let Ok(outcome) = receiver.wait_for(Option::is_some).await
                         && let Some(result) = outcome.clone()
-                        && result.as_ref().is_ok_or_upstream()
+                        && result.as_ref().err().is_none_or(is_upstream_answer)
                     {
                         return result;
                     }
@@ -325,7 +315,7 @@ impl TokenCache {
                 self.refresh_failures.fetch_add(1, Ordering::Relaxed);
                 // Only the endpoint's answer holds refreshes back for
                 // everyone, not this caller's own deadline or limits.
-                if Err::<(), _>(&error).is_ok_or_upstream() {
+                if is_upstream_answer(&error) {
                     slot.failed_refresh = Some(now);
                 }
                 Ok(still_valid)

@@ -14,19 +14,19 @@
 //! use azmi::{Credential, CredentialsView};
 //! use wasmtime::component::Linker;
 //!
-//! struct Tenant {
+//! struct TenantCalls {
 //!     credential: Credential,
 //!     // … the tenant's WASI context, resource table, …
 //! }
 //!
-//! impl CredentialsView for Tenant {
+//! impl CredentialsView for TenantCalls {
 //!     fn credential(&mut self) -> &Credential {
 //!         &self.credential
 //!     }
 //! }
 //!
 //! # fn link(engine: &wasmtime::Engine) -> wasmtime::Result<()> {
-//! let mut linker: Linker<Tenant> = Linker::new(engine);
+//! let mut linker: Linker<TenantCalls> = Linker::new(engine);
 //! azmi::add_to_linker_async(&mut linker)?;
 //! # Ok(())
 //! # }
@@ -64,7 +64,7 @@ pub trait CredentialsView: Send {
 pub fn add_to_linker_async<T: CredentialsView + 'static>(
     linker: &mut Linker<T>,
 ) -> wasmtime::Result<()> {
-    wit::add_to_linker::<T, HasCredentials>(linker, |data| Tenant {
+    wit::add_to_linker::<T, HasCredentials>(linker, |data| TenantCalls {
         credential: data.credential(),
     })
 }
@@ -72,15 +72,15 @@ pub fn add_to_linker_async<T: CredentialsView + 'static>(
 struct HasCredentials;
 
 impl HasData for HasCredentials {
-    type Data<'a> = Tenant<'a>;
+    type Data<'a> = TenantCalls<'a>;
 }
 
 /// The interface, answered for one tenant.
-struct Tenant<'a> {
+struct TenantCalls<'a> {
     credential: &'a Credential,
 }
 
-impl Tenant<'_> {
+impl TenantCalls<'_> {
     /// Deny by default: a component linked here gets only what a grant
     /// allows, so a credential without one answers nothing.
     fn granted(&self) -> Result<(), wit::Error> {
@@ -105,7 +105,7 @@ impl Tenant<'_> {
     }
 }
 
-impl wit::Host for Tenant<'_> {
+impl wit::Host for TenantCalls<'_> {
     async fn get_token(
         &mut self,
         resource: String,

@@ -35,7 +35,7 @@ pub struct Credential {
 }
 
 struct Shared {
-    tokens: Arc<TokenCache>,
+    tokens: TokenCache,
     /// Vault host → the resource its verified challenge named.
     challenges: Mutex<HashMap<String, String>>,
 }
@@ -61,7 +61,7 @@ impl Credential {
     /// counts (`cache_stats`) are its own.
     pub fn new(runtime: Runtime, config: Config) -> Credential {
         let shared = Arc::new(Shared {
-            tokens: Arc::new(TokenCache::sharing(runtime.tokens())),
+            tokens: TokenCache::sharing(runtime.tokens()),
             challenges: Mutex::default(),
         });
         Credential {

@@ -30,6 +30,11 @@ fn alpha(emulator: &Emulator) -> Grant {
         .unwrap()
 }
 
+/// A credential under `alpha`'s grant.
+fn alpha_tenant(emulator: &Emulator) -> azmi::Credential {
+    credential(config_for(emulator).grant(alpha(emulator)).build().unwrap())
+}
+
 fn counts(emulator: &Emulator) -> (u64, u64) {
     (emulator.imds_requests(), emulator.requests(Service::Vault))
 }
@@ -38,12 +43,7 @@ fn counts(emulator: &Emulator) -> (u64, u64) {
 async fn a_tenant_gets_what_its_grant_allows_and_nothing_else() {
     let emulator = emulator().await;
     let vault = emulator.vault_url();
-    let tenant = credential(
-        config_for(&emulator)
-            .grant(alpha(&emulator))
-            .build()
-            .unwrap(),
-    );
+    let tenant = alpha_tenant(&emulator);
     assert_eq!(
         tenant.config().identity(),
         &Identity::ClientId(demo::USER_CLIENT_ID.to_uppercase())
@@ -391,12 +391,7 @@ async fn a_tenant_component_gets_exactly_its_grant_through_the_linker() {
     let emulator = emulator().await;
     let vault = emulator.vault_url();
     let imds = emulator.addr(Service::Imds);
-    let tenant = credential(
-        config_for(&emulator)
-            .grant(alpha(&emulator))
-            .build()
-            .unwrap(),
-    );
+    let tenant = alpha_tenant(&emulator);
     let tasks = [
         "token https://storage.azure.com".to_owned(),
         format!("secret {vault} uami-only"),
@@ -501,12 +496,7 @@ async fn logs_of_granted_and_refused_calls_hold_no_credential() {
 
     let emulator = emulator().await;
     let vault = emulator.vault_url();
-    let tenant = credential(
-        config_for(&emulator)
-            .grant(alpha(&emulator))
-            .build()
-            .unwrap(),
-    );
+    let tenant = alpha_tenant(&emulator);
     let token = tenant.token("https://storage.azure.com").await.unwrap();
     let secret = tenant.secret(&vault, "uami-only", None).await.unwrap();
     tenant
