@@ -191,6 +191,13 @@ pub(crate) enum Command {
         after_help = "Example:\n  azmi emulator\n  azmi emulator --imds-listen 127.0.0.1:8080\n  azmi emulator --arc-token-dir /var/opt/azcmagent/tokens   # where Azure SDKs read Arc key files"
     )]
     Emulator(EmulatorArgs),
+    /// Serve tokens to the processes of this machine: a broker on loopback
+    /// that speaks the IMDS and App Service protocols the Azure SDKs use,
+    /// with one cache for every client and a grant per tenant.
+    #[command(
+        after_help = "Examples:\n  azmi serve                                  # IMDS mode, everything the machine's identity has\n  azmi serve --config /etc/azmi/serve.toml --listen 127.0.0.1:8181\n\nThe configuration's [[tenant]] tables and [anonymous] table are in the README (Serving a whole machine)."
+    )]
+    Serve(ServeArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  azmi completions bash > ~/.local/share/bash-completion/completions/azmi\n  azmi completions zsh > \"${fpath[1]}/_azmi\"\n  azmi completions fish > ~/.config/fish/completions/azmi.fish"
@@ -264,6 +271,32 @@ pub(crate) struct SecretArgs {
     pub(crate) json: bool,
     #[command(flatten)]
     pub(crate) identity: IdentityArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Listen here: a loopback address (127.0.0.1:PORT, [::1]:PORT; port 0
+    /// picks a free one). Repeatable.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub(crate) listen: Vec<SocketAddr>,
+    /// The tenants and their grants (TOML). Without it, IMDS-mode callers
+    /// get whatever the machine's identity has, and App Service mode is off.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Requests a second to the identity endpoint, for every tenant
+    /// together (0: no limit); more wait their turn within their deadline.
+    #[arg(long, value_name = "N", default_value_t = azmi::UpstreamLimit::imds().per_second)]
+    pub(crate) upstream_rate: u32,
+    /// Requests in flight to the identity endpoint at once (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = azmi::UpstreamLimit::imds().concurrent)]
+    pub(crate) upstream_concurrency: u32,
+    /// Client connections open at once; more are answered 503 and closed.
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub(crate) max_connections: u32,
+    /// Longest wait, in seconds, for a client's request head (on a new
+    /// connection and between kept-alive requests).
+    #[arg(long, value_name = "SECS", default_value = "10")]
+    pub(crate) client_timeout: Seconds,
 }
 
 #[derive(Debug, Args)]

@@ -82,6 +82,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 )))
             }),
         Command::Emulator(args) => commands::emulator::run(&args).await,
+        Command::Serve(args) => commands::serve::run(&common, &args).await,
         Command::Completions { shell } => {
             commands::completions::run(shell);
             Ok(())

@@ -146,6 +146,15 @@ impl Error {
         }
     }
 
+    /// The rule of a tenant's grant that refused the call, when a grant
+    /// did (`Denied` by the sandbox's egress policy names none).
+    pub fn denied_by(&self) -> Option<crate::GrantRule> {
+        match self {
+            Error::Denied(message) => crate::grant::rule_named_in(message),
+            _ => None,
+        }
+    }
+
     /// A short, stable name for the kind of error (`unavailable`,
     /// `not-found`, …), as in the WIT `error` variant.
     pub fn kind(&self) -> &'static str {

@@ -208,6 +208,16 @@ impl Grant {
     }
 }
 
+/// The rule a refusal's message names, as `Grant::deny` writes it.
+pub(crate) fn rule_named_in(message: &str) -> Option<GrantRule> {
+    let (grant, rest) = message.split_once("` does not allow ")?;
+    let name = rest.strip_suffix("`)")?.rsplit_once("(rule `")?.1;
+    grant
+        .starts_with("the grant of tenant `")
+        .then(|| GrantRule::ALL.into_iter().find(|r| r.name() == name))
+        .flatten()
+}
+
 /// A refusal by a grant rule, before it becomes `Error::Denied`.
 #[derive(Debug)]
 pub(crate) struct Denial {

@@ -73,6 +73,7 @@ mod runtime;
 mod sandbox;
 mod tls;
 mod types;
+mod upstream;
 
 pub use azmi_core::Source;
 pub use cache::CacheStats;
@@ -90,3 +91,4 @@ pub use policy::{ConnectTo, DestinationKind};
 pub use precompiled::default_cache_dir;
 pub use runtime::{COMPONENT, Pooling, Runtime, RuntimeBuilder};
 pub use types::{AccessToken, Identity, Redacted, Secret, VaultChallenge};
+pub use upstream::{UpstreamLimit, UpstreamStats};

@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::error::{Error, Setting};
 use crate::limits::EPOCH_TICK;
 use crate::sandbox::{self, CORE_INSTANCES_PER_CALL, MEMORIES_PER_CALL, State, TABLES_PER_CALL};
+use crate::upstream::{UpstreamGate, UpstreamLimit, UpstreamStats};
 
 /// The component this build of azmi runs by default (compiled from
 /// `crates/azmi-guest` by `build.rs`): a WebAssembly component of the
@@ -47,6 +48,8 @@ struct Inner {
     instance_slots: Option<InstanceSlots>,
     /// The token cache every `Credential` of this runtime shares.
     tokens: Arc<TokenSlots>,
+    /// The gate every identity-endpoint request of this runtime passes.
+    upstream: Arc<UpstreamGate>,
     stop_ticker: Arc<AtomicBool>,
 }
 
@@ -68,6 +71,7 @@ pub struct RuntimeBuilder {
     component: Option<(Vec<u8>, String)>,
     cache_dir: Option<PathBuf>,
     pooling: Option<Pooling>,
+    upstream: UpstreamLimit,
 }
 
 /// Sizes wasmtime's pooling allocator: memory and stacks for `instances`
@@ -124,6 +128,7 @@ impl std::fmt::Debug for RuntimeBuilder {
             )
             .field("cache_dir", &self.cache_dir)
             .field("pooling", &self.pooling)
+            .field("upstream", &self.upstream)
             .finish()
     }
 }
@@ -168,6 +173,14 @@ impl RuntimeBuilder {
     /// each call maps its own memory and only the per-call limits apply.
     pub fn pooling(mut self, pooling: Pooling) -> RuntimeBuilder {
         self.pooling = Some(pooling);
+        self
+    }
+
+    /// Paces the identity-endpoint requests of every call of this runtime
+    /// (see `UpstreamLimit`); by default they are only counted
+    /// (`Runtime::upstream_stats`).
+    pub fn upstream_limit(mut self, limit: UpstreamLimit) -> RuntimeBuilder {
+        self.upstream = limit;
         self
     }
 
@@ -240,6 +253,7 @@ impl RuntimeBuilder {
                     memory_bytes: p.memory_bytes,
                 }),
                 tokens: Arc::default(),
+                upstream: Arc::new(UpstreamGate::new(self.upstream)),
                 stop_ticker,
             }),
         })
@@ -288,6 +302,11 @@ impl Runtime {
             .collect()
     }
 
+    /// How the identity endpoint has been used by every call so far.
+    pub fn upstream_stats(&self) -> UpstreamStats {
+        self.inner.upstream.stats()
+    }
+
     /// The runtime's token cache.
     pub(crate) fn tokens(&self) -> Arc<TokenSlots> {
         self.inner.tokens.clone()
@@ -323,7 +342,10 @@ impl Runtime {
                 ),
             ));
         }
-        let mut store = Store::new(&self.inner.engine, State::new(config, remaining)?);
+        let mut store = Store::new(
+            &self.inner.engine,
+            State::new(config, remaining, self.inner.upstream.clone())?,
+        );
         store.limiter(|state| &mut state.limiter);
         // What the component hands the host in one call (a path, a header
         // set, its result) is copied into host memory: bound it, and the

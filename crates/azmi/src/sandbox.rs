@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
@@ -16,6 +17,7 @@ use wasmtime_wasi_http::{RequestOptions, WasiHttp, WasiHttpCtx, WasiHttpCtxView,
 use crate::config::{ARC_TOKEN_DIR, Config};
 use crate::egress::{EgressHooks, EgressLog};
 use crate::error::{Error, Setting};
+use crate::upstream::UpstreamGate;
 
 /// Bytes of the component's stderr kept for diagnostics (`-v`).
 const STDERR_CAPACITY: usize = 4096;
@@ -73,7 +75,11 @@ pub(crate) struct State {
 impl State {
     /// The state of one call, of which `remaining` is left until its
     /// deadline.
-    pub(crate) fn new(config: &Config, remaining: Duration) -> Result<State, Error> {
+    pub(crate) fn new(
+        config: &Config,
+        remaining: Duration,
+        upstream: Arc<UpstreamGate>,
+    ) -> Result<State, Error> {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         let log = EgressLog::default();
         // The component stops retrying just before the host's deadline, so
@@ -104,6 +110,8 @@ impl State {
             hooks: EgressHooks {
                 policy: config.policy.clone(),
                 connector: config.connector.clone(),
+                upstream,
+                deadline: tokio::time::Instant::now() + remaining,
                 log: log.clone(),
             },
             limiter: Limiter::new(config.limits.memory_bytes),

@@ -5,9 +5,10 @@ pub(crate) mod completions;
 pub(crate) mod demo;
 pub(crate) mod emulator;
 pub(crate) mod secret;
+pub(crate) mod serve;
 pub(crate) mod token;
 
-use azmi::{Config, ConfigBuilder, Credential, Error, Identity, Runtime, Setting};
+use azmi::{Config, ConfigBuilder, Credential, Error, Identity, Runtime, RuntimeBuilder, Setting};
 
 use crate::args::{Common, IdentityArgs};
 
@@ -89,6 +90,11 @@ pub(crate) fn config_builder(
 }
 
 pub(crate) fn runtime(common: &Common) -> Result<Runtime, Failure> {
+    runtime_builder(common)?.build().map_err(config_failure)
+}
+
+/// The runtime the common flags describe, before any setting of a command's own.
+pub(crate) fn runtime_builder(common: &Common) -> Result<RuntimeBuilder, Failure> {
     let mut builder = Runtime::builder();
     if let Some(path) = &common.component {
         builder = builder.component_file(path).map_err(config_failure)?;
@@ -96,7 +102,7 @@ pub(crate) fn runtime(common: &Common) -> Result<Runtime, Failure> {
     if let Some(dir) = azmi::default_cache_dir() {
         builder = builder.cache_dir(dir);
     }
-    builder.build().map_err(config_failure)
+    Ok(builder)
 }
 
 fn credential(

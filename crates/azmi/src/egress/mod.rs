@@ -14,7 +14,8 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 pub use resolve::{Resolve, ResolveFuture, StaticResolver, SystemResolver};
 
-use crate::policy::EgressPolicy;
+use crate::policy::{DestinationKind, EgressPolicy};
+use crate::upstream::UpstreamGate;
 use connect::{Connector, Sent};
 
 /// The first thing the sandbox refused during one call, of each kind (a
@@ -69,6 +70,10 @@ impl EgressLog {
 pub(crate) struct EgressHooks {
     pub(crate) policy: Arc<EgressPolicy>,
     pub(crate) connector: Arc<Connector>,
+    /// The runtime's gate, which identity-endpoint requests pass.
+    pub(crate) upstream: Arc<UpstreamGate>,
+    /// When the call ends: the gate queues no request past it.
+    pub(crate) deadline: tokio::time::Instant,
     pub(crate) log: EgressLog,
 }
 
@@ -96,7 +101,12 @@ impl WasiHttpHooks for EgressHooks {
                 tracing::debug!(target: "azmi::egress", "allowed: {method} {destination}{}", request.uri().path());
                 let connector = self.connector.clone();
                 let log = self.log.clone();
-                Box::new(connector.send(destination, request, options, log))
+                if destination.kind == DestinationKind::IdentityEndpoint {
+                    let sending = connector.send(destination, request, options, log);
+                    Box::new(self.upstream.clone().send(self.deadline, sending))
+                } else {
+                    Box::new(connector.send(destination, request, options, log))
+                }
             }
             Err(reason) => {
                 tracing::info!(target: "azmi::egress", "denied: {reason}");

@@ -192,3 +192,33 @@ async fn the_budget_bursts_then_refills() {
         unlimited.take().unwrap();
     }
 }
+
+#[test]
+fn a_refusal_names_its_rule_for_error_denied_by() {
+    let grant = grant();
+    for (denial, rule) in [
+        (
+            grant.check_identity(&Identity::ObjectId("x".into())),
+            GrantRule::Identities,
+        ),
+        (
+            grant.check_token("https://vault.azure.net"),
+            GrantRule::Resources,
+        ),
+        (
+            grant.check_secret("other.vault.azure.net", "x"),
+            GrantRule::Vaults,
+        ),
+    ] {
+        let error = Error::Denied(denial.unwrap_err().message);
+        assert_eq!(error.denied_by(), Some(rule), "{error}");
+    }
+    // The sandbox's own refusals name no rule, nor does a look-alike.
+    for message in [
+        "http://10.0.0.1/ is not the identity endpoint",
+        "the tenant `x` does not allow y (rule `identities`)",
+    ] {
+        assert_eq!(Error::Denied(message.into()).denied_by(), None);
+    }
+    assert_eq!(Error::Other("(rule `identities`)".into()).denied_by(), None);
+}

@@ -1,0 +1,272 @@
+//! The runtime's gate in front of the identity endpoint: every request the
+//! component sends there, for every tenant, passes it. It counts them (for
+//! a broker's health and metrics), and, when the host sets an
+//! `UpstreamLimit`, paces them: at most so many a second and so many at
+//! once, queued within the call's deadline. A 429 from the endpoint holds
+//! every later request back until its `Retry-After` has passed, so one
+//! throttled endpoint is not asked again by each caller in turn: those
+//! that cannot wait are answered 429 by the gate itself, without sending
+//! anything, and the component's retry rules then treat it like the
+//! endpoint's own.
+//!
+//! Vault requests do not pass the gate: the vaults throttle on their own
+//! terms, per vault, and the endpoint's quota is the machine's.
+
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+use wasmtime_wasi_http::{Error, WasiBody};
+
+use crate::egress::connect::Sent;
+
+/// How long a 429 without `Retry-After` holds requests back.
+const DEFAULT_THROTTLE: Duration = Duration::from_secs(5);
+/// The longest a `Retry-After` is honoured for: a hostile or broken
+/// endpoint cannot stop a host for longer than this.
+const MAX_THROTTLE: Duration = Duration::from_secs(60);
+/// Requests the gate cannot send before their call ends are answered this
+/// long before it, so the component still has time to report the 429.
+const ANSWER_MARGIN: Duration = Duration::from_millis(500);
+
+/// A cap on the identity-endpoint requests of a whole runtime (every
+/// tenant, every identity): `per_second` on average, up to `per_second`
+/// at once after a quiet second, and at most `concurrent` in flight. 0
+/// means no limit. `UpstreamLimit::default()` is no limit: a library host
+/// sets the limit its endpoint has (`UpstreamLimit::imds`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct UpstreamLimit {
+    /// Requests a second (0: unlimited).
+    pub per_second: u32,
+    /// Requests in flight (0: unlimited).
+    pub concurrent: u32,
+}
+
+crate::limits::setters!(UpstreamLimit {
+    per_second: u32,
+    concurrent: u32,
+});
+
+impl UpstreamLimit {
+    /// Within what Azure's Instance Metadata Service allows a VM: it
+    /// throttles at 5 requests a second in general (20 for managed
+    /// identity, and 5 concurrent), and processes that do not go through
+    /// azmi share that quota.
+    pub fn imds() -> UpstreamLimit {
+        UpstreamLimit {
+            per_second: 5,
+            concurrent: 5,
+        }
+    }
+}
+
+/// How the identity endpoint has been used through one runtime.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UpstreamStats {
+    /// Requests sent to the identity endpoint.
+    pub requests: u64,
+    /// Of those, the ones that failed: no response, a 429 or a 5xx.
+    pub errors: u64,
+    /// Of the errors, the 429s.
+    pub throttled: u64,
+    /// Requests the gate answered 429 itself instead of sending, because
+    /// the endpoint had throttled or the limit left no room in time.
+    pub held_back: u64,
+    /// Whether the last request sent got any HTTP response (`None`
+    /// before the first).
+    pub reachable: Option<bool>,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicU64,
+    errors: AtomicU64,
+    throttled: AtomicU64,
+    held_back: AtomicU64,
+    /// 0: nothing sent yet; 1: reachable; 2: not.
+    reachable: AtomicU8,
+}
+
+#[derive(Debug)]
+struct Pace {
+    /// When the next request may go at the steady rate (a GCRA's
+    /// theoretical arrival time).
+    next: Instant,
+    /// No request goes before this (the endpoint's `Retry-After`).
+    throttled_until: Option<Instant>,
+}
+
+/// The runtime's gate (see the module documentation).
+#[derive(Debug)]
+pub(crate) struct UpstreamGate {
+    limit: UpstreamLimit,
+    in_flight: Option<Arc<Semaphore>>,
+    pace: Mutex<Pace>,
+    counters: Counters,
+}
+
+impl UpstreamGate {
+    pub(crate) fn new(limit: UpstreamLimit) -> UpstreamGate {
+        UpstreamGate {
+            limit,
+            in_flight: (limit.concurrent > 0).then(|| {
+                Arc::new(Semaphore::new(
+                    (limit.concurrent as usize).min(Semaphore::MAX_PERMITS),
+                ))
+            }),
+            pace: Mutex::new(Pace {
+                next: Instant::now(),
+                throttled_until: None,
+            }),
+            counters: Counters::default(),
+        }
+    }
+
+    pub(crate) fn stats(&self) -> UpstreamStats {
+        let c = &self.counters;
+        UpstreamStats {
+            requests: c.requests.load(Ordering::Relaxed),
+            errors: c.errors.load(Ordering::Relaxed),
+            throttled: c.throttled.load(Ordering::Relaxed),
+            held_back: c.held_back.load(Ordering::Relaxed),
+            reachable: match c.reachable.load(Ordering::Relaxed) {
+                0 => None,
+                state => Some(state == 1),
+            },
+        }
+    }
+
+    /// Sends `request` (the connector's future) when the gate lets it go,
+    /// or answers 429 if that would be after `deadline`.
+    pub(crate) async fn send(
+        self: Arc<Self>,
+        deadline: Instant,
+        request: impl Future<Output = Result<Sent, Error>>,
+    ) -> Result<Sent, Error> {
+        let by = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
+        let _permit = match self.admit(by).await {
+            Ok(permit) => permit,
+            Err(wait) => return Ok(self.held_back(wait)),
+        };
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let sent = request.await;
+        self.observe(&sent);
+        sent
+    }
+
+    /// Waits for the request's turn, no later than `by`; or says how long
+    /// the caller should wait instead.
+    async fn admit(&self, by: Instant) -> Result<Option<OwnedSemaphorePermit>, Duration> {
+        let start = self.reserve(by)?;
+        tokio::time::sleep_until(start).await;
+        match &self.in_flight {
+            None => Ok(None),
+            Some(slots) => tokio::time::timeout_at(by, slots.clone().acquire_owned())
+                .await
+                .map_err(|_| Duration::from_secs(1))
+                // The semaphore is never closed.
+                .map(Result::ok),
+        }
+    }
+
+    /// The instant the request may go, reserved; or, when that is after
+    /// `by`, how long from now it would be (nothing reserved).
+    fn reserve(&self, by: Instant) -> Result<Instant, Duration> {
+        let now = Instant::now();
+        let mut pace = self.pace.lock().unwrap_or_else(PoisonError::into_inner);
+        let throttled = pace.throttled_until.filter(|t| *t > now);
+        let paced = (self.limit.per_second > 0).then(|| {
+            let interval = Duration::from_secs(1) / self.limit.per_second;
+            let tolerance = interval * (self.limit.per_second - 1);
+            let next = pace.next.max(now);
+            (
+                next.checked_sub(tolerance).unwrap_or(now).max(now),
+                next + interval,
+            )
+        });
+        let start = throttled
+            .into_iter()
+            .chain(paced.map(|(start, _)| start))
+            .max()
+            .unwrap_or(now);
+        if start > by {
+            return Err(start - now);
+        }
+        if let Some((_, next)) = paced {
+            // A request held back by a throttle takes its rate slot after it.
+            pace.next = next.max(start);
+        }
+        Ok(start)
+    }
+
+    fn observe(&self, sent: &Result<Sent, Error>) {
+        let c = &self.counters;
+        let status = sent.as_ref().ok().map(|(response, _)| response.status());
+        c.reachable
+            .store(if status.is_some() { 1 } else { 2 }, Ordering::Relaxed);
+        let failed = status.is_none_or(|s| s.is_server_error() || s.as_u16() == 429);
+        if failed {
+            c.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Ok((response, _)) = sent
+            && response.status().as_u16() == 429
+        {
+            c.throttled.fetch_add(1, Ordering::Relaxed);
+            let hold = retry_after(response.headers())
+                .unwrap_or(DEFAULT_THROTTLE)
+                .min(MAX_THROTTLE);
+            tracing::info!(target: "azmi::upstream", "the identity endpoint throttled (429): holding its requests back for {} s", hold.as_secs_f64());
+            let until = Instant::now() + hold;
+            let mut pace = self.pace.lock().unwrap_or_else(PoisonError::into_inner);
+            if pace.throttled_until.is_none_or(|t| t < until) {
+                pace.throttled_until = Some(until);
+            }
+        }
+    }
+
+    /// The gate's own 429, as the endpoint would send it.
+    fn held_back(&self, wait: Duration) -> Sent {
+        self.counters.held_back.fetch_add(1, Ordering::Relaxed);
+        let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+        tracing::info!(target: "azmi::upstream", "held back a request to the identity endpoint: its turn comes in {seconds} s, after the call's deadline");
+        let body = format!(
+            r#"{{"error":"too_many_requests","error_description":"azmi is holding requests to the identity endpoint back (its limit, or the endpoint's own 429); retry in {seconds} s"}}"#
+        );
+        let mut response: http::Response<WasiBody> = http::Response::new(
+            Full::new(Bytes::from(body))
+                .map_err(|never: std::convert::Infallible| match never {})
+                .boxed_unsync(),
+        );
+        *response.status_mut() = http::StatusCode::TOO_MANY_REQUESTS;
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+        let io: Box<dyn Future<Output = Result<(), Error>> + Send> = Box::new(async { Ok(()) });
+        (response, io)
+    }
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is not used by the
+/// identity endpoints).
+fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+    headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests;
