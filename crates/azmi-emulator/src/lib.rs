@@ -133,6 +133,15 @@ fn handler(state: &Arc<Shared>, service: Service, f: HandlerFn) -> server::Handl
     let state = state.clone();
     Arc::new(move |request| {
         state.count(service);
+        // With `azmi -v emulator`, one line per request: the path and query
+        // (resource and identity ids, no credential: those travel in headers).
+        tracing::debug!(
+            target: "azmi::emulator",
+            "request: {} {} {}",
+            service.name(),
+            request.method(),
+            request.uri().path_and_query().map_or("/", |p| p.as_str())
+        );
         let fault = state.faults.next(service).unwrap_or(Fault::Normal);
         let state = state.clone();
         Box::pin(async move {

@@ -195,7 +195,9 @@ impl UpstreamGate {
             .chain(paced.map(|(start, _)| start))
             .max()
             .unwrap_or(now);
-        if start > by {
+        // Only a wait is refused: a request that may go now goes, however
+        // little of its call is left.
+        if start > now && start > by {
             return Err(start - now);
         }
         if let Some((_, next)) = paced {

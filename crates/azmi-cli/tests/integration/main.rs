@@ -18,6 +18,7 @@ mod load;
 mod mediation;
 mod netns;
 mod sandbox;
+mod serve;
 mod shapes;
 mod sources;
 mod support;

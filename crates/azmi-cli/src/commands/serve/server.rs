@@ -13,6 +13,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
@@ -88,6 +89,7 @@ async fn accept(
     mut stopped: watch::Receiver<bool>,
     alive: mpsc::Sender<()>,
 ) {
+    let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
     loop {
         let accepted = tokio::select! {
             () = stopping(&mut stopped) => return,
@@ -104,7 +106,7 @@ async fn accept(
             }
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            refuse(&stream, limits.max_connections);
+            refuse(stream, limits.max_connections, &refusing);
             continue;
         };
         tokio::spawn(connection(
@@ -118,10 +120,22 @@ async fn accept(
     }
 }
 
-/// One connection past the limit: a 503 in one write (a fresh socket's
-/// buffer takes it), then closed. Nothing waits on the client.
-fn refuse(stream: &TcpStream, max: usize) {
+/// Refused connections that are still being answered at once; beyond
+/// them a refused connection is closed without an answer.
+const MAX_REFUSING: usize = 64;
+/// How long a refused connection is kept to read what the client sent, so
+/// that closing it does not reset it before the client reads the 503.
+const REFUSAL_LINGER: Duration = Duration::from_millis(500);
+
+/// One connection past the limit: a 503, then closed. The client's request
+/// is read and dropped for a moment first (closing a socket with unread
+/// data resets it, and the client would see no answer), by a bounded
+/// number of short tasks.
+fn refuse(stream: TcpStream, max: usize, refusing: &Arc<Semaphore>) {
     tracing::debug!(target: "azmi::serve", "refused a connection: {max} are open (--max-connections)");
+    let Ok(permit) = refusing.clone().try_acquire_owned() else {
+        return;
+    };
     let body = format!(
         r#"{{"error":"too_many_connections","error_description":"the broker has {max} connections open; retry shortly"}}"#
     );
@@ -129,7 +143,18 @@ fn refuse(stream: &TcpStream, max: usize) {
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json; charset=utf-8\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     );
-    let _ = stream.try_write(response.as_bytes());
+    tokio::spawn(async move {
+        let _permit = permit;
+        let mut stream = stream;
+        let _ = tokio::time::timeout(REFUSAL_LINGER, async {
+            stream.write_all(response.as_bytes()).await?;
+            stream.shutdown().await?;
+            let mut sink = [0u8; 1024];
+            while stream.read(&mut sink).await? > 0 {}
+            Ok::<_, std::io::Error>(())
+        })
+        .await;
+    });
 }
 
 async fn connection(
