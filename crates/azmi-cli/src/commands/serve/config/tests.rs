@@ -157,3 +157,21 @@ fn identities_parse_in_each_form() {
         assert!(parse_identity(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn the_readme_s_grant_file_loads() {
+    let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"));
+    let section = readme
+        .split("**The grant file**")
+        .nth(1)
+        .expect("the README documents the grant file");
+    let text = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|t| t.split("```").next())
+        .expect("a toml block");
+    let (_dir, path) = setup(&text.replace("/etc/azmi/billing.key", "a.key"));
+    let config = load(&path).unwrap();
+    assert_eq!(config.tenants.len(), 1);
+    assert!(config.anonymous.is_some());
+}
