@@ -16,10 +16,24 @@ this file starts the emulator and passes its settings in these variables:
                           SDK insists on (/var/opt/azcmagent/tokens), which
                           `run` arranges in a private mount namespace. Without
                           it the Arc checks are skipped.
+  INTEROP_EMULATOR_LOG    the emulator's output, which `run` starts it to
+                          write with `azmi -v`: one `DEBUG request: SERVICE
+                          METHOD PATH?QUERY` line per request it served
+  AZMI                    the azmi binary, for `azmi serve`
+
+The Broker checks start `azmi serve` (a loopback broker fetching from the
+emulated IMDS) with two keyed tenants and an [anonymous] grant, and prove
+that the same unmodified clients work through it, in IMDS mode and in App
+Service mode; that its refusals reach the SDK in a form the SDK reports
+(without a request to the emulator); that 50 SDK processes starting
+together cost the emulator one token request; and that SIGTERM stops it
+cleanly.
 
 No name but the vault's resolves (see `_guarded_getaddrinfo`), and every
-address must be loopback, so nothing here can reach the network. Tokens and
-secret values are only asserted on, never printed.
+address must be loopback, so nothing here can reach the network; the cold
+start's processes refuse every name but a loopback address (`COLD_START`),
+and `azmi serve` is given the emulated IMDS as its only identity source.
+Tokens and secret values are only asserted on, never printed.
 """
 
 import base64
@@ -27,10 +41,19 @@ import ipaddress
 import json
 import logging
 import os
+import re
+import secrets
+import select
+import shutil
+import signal
 import socket
+import subprocess
 import sys
+import tempfile
 import time
 import unittest
+import urllib.parse
+import urllib.request
 from contextlib import contextmanager
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
@@ -40,6 +63,7 @@ from azure.keyvault.secrets._shared import HttpChallengeCache
 from requests.exceptions import SSLError
 
 SCOPE = "https://vault.azure.net/.default"
+STORAGE_SCOPE = "https://storage.azure.com/.default"
 VAULT_HOST = "myvault.vault.azure.net"
 VAULT_URL = f"https://{VAULT_HOST}"
 # The emulator's demo data (crates/azmi-emulator/src/demo.rs).
@@ -89,6 +113,8 @@ IMDS = setting("INTEROP_IMDS")
 VAULT_IP, VAULT_PORT = setting("INTEROP_VAULT_ADDR").rsplit(":", 1)
 CA = setting("INTEROP_CA")
 ARC_TOKEN_DIR = os.environ.get("INTEROP_ARC_TOKEN_DIR")
+EMULATOR_LOG = setting("INTEROP_EMULATOR_LOG")
+AZMI = setting("AZMI")
 
 # --- loopback only ---------------------------------------------------------
 
@@ -165,6 +191,26 @@ def claims(token):
     """The JWT's claims (unverified: the emulator's vault checks the signature)."""
     payload = token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def emulator_requests():
+    """Every request the emulator has served, as it logs them (`azmi -v
+    emulator`): (service, method, path and query). Each line is written
+    before the request is answered, so a request that got its answer is
+    in the log."""
+    with open(EMULATOR_LOG, encoding="utf-8", errors="replace") as log:
+        return [tuple(line.split()[2:5]) for line in log if line.startswith("DEBUG request: ")]
+
+
+def imds_token_requests(resource):
+    """How many token requests for `resource` the emulated IMDS served
+    (the query raw or percent-encoded)."""
+    count = 0
+    for service, method, target in emulator_requests():
+        url = urllib.parse.urlsplit(target)
+        if (service, method, url.path) == ("imds", "GET", "/metadata/identity/oauth2/token"):
+            count += urllib.parse.parse_qs(url.query).get("resource") == [resource]
+    return count
 
 
 def vault(credential):
@@ -374,6 +420,292 @@ class OtherSources(Checks):
     def test_cloud_shell(self):
         with source(**source_settings("INTEROP_CLOUD_SHELL")):
             self.assert_token(ManagedIdentityCredential().get_token(SCOPE), SYSTEM_CLIENT_ID)
+
+
+# --- azmi serve ------------------------------------------------------------
+
+# The broker's tenants: alpha has the system-assigned identity, beta the
+# user-assigned one (its first identity is its default); IMDS-mode callers
+# (no key) get the system-assigned identity, for the vault and storage.
+SERVE_CONFIG = f"""\
+[[tenant]]
+name = "alpha"
+key_file = "alpha.key"
+identities = ["system-assigned"]
+resources = ["https://vault.azure.net"]
+
+[[tenant]]
+name = "beta"
+key_file = "beta.key"
+identities = ["client-id:{USER_CLIENT_ID}"]
+resources = ["https://vault.azure.net"]
+
+[anonymous]
+identities = ["system-assigned"]
+resources = ["https://vault.azure.net", "https://storage.azure.com"]
+"""
+# Its first start compiles the sandboxed component (then cached).
+SERVE_START_SECONDS = 60
+SERVE_STOP_SECONDS = 30
+COLD_START_PROCESSES = 50
+COLD_START_SECONDS = 180
+
+# One cold-start process (`python -I -c COLD_START READY GO SCOPE CLIENT_ID`):
+# it resolves nothing but loopback addresses, makes its credential, writes a
+# byte to READY, waits until GO is closed (every process is released at
+# once), asks for a token in IMDS mode and exits 0 if its claims are right.
+# It prints no token, only what went wrong.
+COLD_START = """\
+import base64, ipaddress, json, os, socket, sys
+
+_real_getaddrinfo = socket.getaddrinfo
+
+def loopback_only(host, *args, **kwargs):
+    name = host.decode() if isinstance(host, bytes) else str(host)
+    try:
+        loopback = ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise socket.gaierror(socket.EAI_NONAME, f"cold start: refusing to resolve {name!r}: loopback only")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+socket.getaddrinfo = loopback_only
+from azure.identity import ManagedIdentityCredential
+
+ready, go, scope, client_id = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+credential = ManagedIdentityCredential()
+os.write(ready, b".")
+os.close(ready)
+os.read(go, 1)
+try:
+    token = credential.get_token(scope).token
+except Exception as e:
+    sys.exit(f"get_token: {type(e).__name__}: {e}")
+payload = token.split(".")[1]
+claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+if claims.get("aud") != scope.removesuffix("/.default"):
+    sys.exit("the token is for another audience")
+if claims.get("appid") != client_id:
+    sys.exit("the token is for another identity")
+"""
+
+
+def broker_environment():
+    """`azmi serve`'s environment: the emulated IMDS as the only identity
+    source, PATH, and where the compiled component is cached."""
+    env = {"AZURE_POD_IDENTITY_AUTHORITY_HOST": IMDS}
+    for name in ("PATH", "HOME", "XDG_CACHE_HOME", "AZMI_CACHE_DIR"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    return env
+
+
+def stop(process):
+    """Kills `process` if it still runs (a cleanup after a failure)."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+class Broker(Checks):
+    """The same clients through `azmi serve`, which fetches from the emulated
+    IMDS; the tokens are the emulator's, the vault is reached directly."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="azmi-interop-serve-")
+        cls.addClassCleanup(shutil.rmtree, cls.dir, ignore_errors=True)
+        cls.keys = {}
+        for tenant in ("alpha", "beta"):
+            cls.keys[tenant] = secrets.token_hex(32)
+            path = os.path.join(cls.dir, f"{tenant}.key")
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as key:
+                key.write(cls.keys[tenant] + "\n")
+            os.chmod(path, 0o600)
+        config = os.path.join(cls.dir, "serve.toml")
+        with open(config, "w") as file:
+            file.write(SERVE_CONFIG)
+        cls.output = os.path.join(cls.dir, "serve.out")
+        cls.log = os.path.join(cls.dir, "serve.err")
+        with open(cls.output, "wb") as out, open(cls.log, "wb") as err:
+            cls.broker = subprocess.Popen(
+                [AZMI, "-v", "serve", "--config", config],
+                env=broker_environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+            )
+        cls.addClassCleanup(stop, cls.broker)
+        cls.url = cls.listening()
+
+    @classmethod
+    def listening(cls):
+        """The broker's URL, from its one listen line."""
+        deadline = time.monotonic() + SERVE_START_SECONDS
+        while time.monotonic() < deadline and cls.broker.poll() is None:
+            with open(cls.output) as out:
+                found = re.findall(r"^azmi serve: listening on (http://127\.0\.0\.1:\d+)$", out.read(), re.M)
+            if found:
+                if len(found) != 1:
+                    raise AssertionError(f"azmi serve printed {len(found)} listen lines for one listener")
+                return found[0]
+            time.sleep(0.1)
+        status = cls.broker.poll()
+        why = f"no listen line within {SERVE_START_SECONDS} s" if status is None else f"exit {status} before its listen line"
+        raise AssertionError(f"azmi serve: {why}; its output:\n{cls.broker_output()}")
+
+    @classmethod
+    def broker_output(cls):
+        with open(cls.output, errors="replace") as out, open(cls.log, errors="replace") as err:
+            return out.read() + err.read()
+
+    @classmethod
+    def tearDownClass(cls):
+        # SIGTERM: the broker finishes what is in flight and exits 0.
+        cls.broker.send_signal(signal.SIGTERM)
+        try:
+            status = cls.broker.wait(SERVE_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"azmi serve still runs {SERVE_STOP_SECONDS} s after SIGTERM") from None
+        if status != 0:
+            raise AssertionError(f"azmi serve exited {status} after SIGTERM; its output:\n{cls.broker_output()}")
+
+    def imds_mode(self):
+        return source(AZURE_POD_IDENTITY_AUTHORITY_HOST=self.url)
+
+    def app_service_mode(self, key):
+        return source(IDENTITY_ENDPOINT=f"{self.url}/msi/token", IDENTITY_HEADER=key)
+
+    def metrics(self):
+        """The broker's /metrics samples, by name and labels."""
+        with urllib.request.urlopen(f"{self.url}/metrics", timeout=10) as answer:
+            text = answer.read().decode()
+        samples = (line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+        return {name: int(value) for name, value in samples}
+
+    def answered(self, tenant, code=200):
+        """Token requests the broker answered `tenant` with `code`."""
+        return self.metrics().get(f'azmi_serve_token_requests_total{{tenant="{tenant}",code="{code}"}}', 0)
+
+    @contextmanager
+    def answers(self, tenant, code=200, count=1):
+        """The block makes the broker answer `tenant` `count` times with `code`."""
+        before = self.answered(tenant, code)
+        yield
+        self.assertEqual(self.answered(tenant, code) - before, count, f"the broker's {code} answers to {tenant}")
+
+    @contextmanager
+    def no_emulator_request(self):
+        """The block's refusal is the broker's own: the emulator serves nothing."""
+        before = len(emulator_requests())
+        yield
+        self.assertEqual(len(emulator_requests()), before, "the broker asked the emulator for a refused request")
+
+    def test_imds_mode_token_and_secret(self):
+        with self.imds_mode(), self.answers("anonymous", count=2):
+            self.assert_token(ManagedIdentityCredential().get_token(SCOPE), SYSTEM_CLIENT_ID)
+            secret = vault(ManagedIdentityCredential()).get_secret("mysecret")
+        self.assertTrue(secret.value == "TOPSECRET", "mysecret is not the demo value")
+
+    def test_app_service_mode_per_tenant(self):
+        with self.app_service_mode(self.keys["alpha"]), self.answers("alpha", count=2):
+            self.assert_token(ManagedIdentityCredential().get_token(SCOPE), SYSTEM_CLIENT_ID)
+            secret = vault(ManagedIdentityCredential()).get_secret("mysecret")
+        self.assertTrue(secret.value == "TOPSECRET", "mysecret is not the demo value")
+        with self.app_service_mode(self.keys["beta"]), self.answers("beta", count=3):
+            by_client_id = ManagedIdentityCredential(client_id=USER_CLIENT_ID)
+            self.assert_token(by_client_id.get_token(SCOPE), USER_CLIENT_ID)
+            # The tenant's first identity is its default.
+            self.assert_token(ManagedIdentityCredential().get_token(SCOPE), USER_CLIENT_ID)
+            secret = vault(ManagedIdentityCredential()).get_secret("uami-only")
+        self.assertTrue(secret.value == "UAMISECRET", "uami-only is not the demo value")
+
+    def test_identity_outside_the_grant_is_unavailable(self):
+        # IMDS's own 400 "Identity not found", in each protocol's shape: the
+        # SDK reports the source as unavailable (a chain would move on).
+        with self.app_service_mode(self.keys["alpha"]), self.no_emulator_request(), self.answers("alpha", 400):
+            with self.assertRaises(CredentialUnavailableError) as caught:
+                ManagedIdentityCredential(client_id=USER_CLIENT_ID).get_token(SCOPE)
+        self.assertIn("Identity not found", str(caught.exception))
+        with self.imds_mode(), self.no_emulator_request(), self.answers("anonymous", 400):
+            with self.assertRaises(CredentialUnavailableError) as caught:
+                ManagedIdentityCredential(client_id=USER_CLIENT_ID).get_token(SCOPE)
+        self.assertIn("Identity not found", str(caught.exception))
+
+    def test_audience_outside_the_grant_is_refused_naming_the_rule(self):
+        with self.imds_mode(), self.no_emulator_request(), self.answers("anonymous", 400):
+            with self.assertRaises(CredentialUnavailableError) as caught:
+                ManagedIdentityCredential().get_token("https://management.azure.com/.default")
+        self.assertIn("rule `resources`", str(caught.exception))
+
+    def test_wrong_key_is_refused(self):
+        refused = 'azmi_serve_refused_total{reason="identity_header"}'
+        before = self.metrics().get(refused, 0)
+        with self.app_service_mode(secrets.token_hex(32)), self.no_emulator_request():
+            with self.assertRaises(CredentialUnavailableError) as caught:
+                ManagedIdentityCredential().get_token(SCOPE)
+        self.assertIn("401", str(caught.exception))
+        self.assertEqual(self.metrics().get(refused, 0) - before, 1, "the broker's refusals of a key")
+
+    def test_cold_start_of_many_processes_is_one_upstream_request(self):
+        resource = STORAGE_SCOPE.removesuffix("/.default")
+        self.assertEqual(imds_token_requests(resource), 0, "not a cold start: storage was asked for before")
+        upstream = self.metrics()["azmi_upstream_requests_total"]
+        env = {name: value for name, value in os.environ.items() if name not in SOURCE_VARIABLES + PROXY_VARIABLES}
+        env.update(NO_PROXY="*", no_proxy="*", AZURE_POD_IDENTITY_AUTHORITY_HOST=self.url)
+        ready_read, ready = os.pipe()
+        go, go_write = os.pipe()
+        unclosed = {ready_read, ready, go, go_write}
+
+        def close(fd):
+            unclosed.discard(fd)
+            os.close(fd)
+
+        children = []
+        try:
+            for _ in range(COLD_START_PROCESSES):
+                children.append(
+                    subprocess.Popen(
+                        [sys.executable, "-I", "-c", COLD_START, str(ready), str(go), STORAGE_SCOPE, SYSTEM_CLIENT_ID],
+                        env=env,
+                        pass_fds=(ready, go),
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.PIPE,
+                    )
+                )
+            close(ready)
+            close(go)
+            deadline = time.monotonic() + COLD_START_SECONDS
+            # Every process has its credential (or has died: then the pipe
+            # ends early); closing GO then releases them all at once.
+            started = 0
+            while started < COLD_START_PROCESSES and time.monotonic() < deadline:
+                if select.select([ready_read], [], [], max(deadline - time.monotonic(), 0))[0]:
+                    got = os.read(ready_read, COLD_START_PROCESSES)
+                    if not got:
+                        break
+                    started += len(got)
+            close(go_write)
+            failures = []
+            for child in children:
+                try:
+                    _, err = child.communicate(timeout=max(deadline - time.monotonic(), 0.1))
+                except subprocess.TimeoutExpired:
+                    failures.append(f"still running after {COLD_START_SECONDS} s")
+                    continue
+                if child.returncode != 0:
+                    failures.append(f"exit {child.returncode}: {err.decode(errors='replace').strip()[-500:]}")
+        finally:
+            for fd in list(unclosed):
+                close(fd)
+            for child in children:
+                stop(child)
+        self.assertEqual(started, COLD_START_PROCESSES, "processes that made their credential")
+        self.assertFalse(failures, f"{len(failures)} of {COLD_START_PROCESSES} got no good token: {sorted(set(failures))}")
+        self.assertEqual(imds_token_requests(resource), 1, "the emulator's token requests for storage")
+        self.assertEqual(self.metrics()["azmi_upstream_requests_total"] - upstream, 1, "the broker's upstream requests")
 
 
 if __name__ == "__main__":
