@@ -65,7 +65,7 @@ pub(crate) async fn run(common: &Common, args: &ServeArgs) -> Result<(), Failure
         listeners.into_iter().map(|(l, _)| l).collect(),
         broker,
         limits,
-        stop_signal(),
+        stop_signal,
         drain,
     )
     .await

@@ -35,16 +35,18 @@ pub(crate) struct ClientLimits {
     pub(crate) timeout: Duration,
 }
 
-/// Serves `listeners` until `stop` resolves, then stops accepting, lets
-/// every request in flight finish (within `drain`), and returns.
+/// Serves `listeners` until `stop()` resolves, then stops accepting, lets
+/// every request in flight finish (within `drain`), and returns; a second
+/// `stop()` ends the wait.
 ///
 /// # Errors
-/// When the requests in flight did not finish within `drain`.
-pub(crate) async fn serve(
+/// When the requests in flight did not finish within `drain`, or a second
+/// stop came first.
+pub(crate) async fn serve<F: Future<Output = ()>>(
     listeners: Vec<TcpListener>,
     broker: Arc<Broker>,
     limits: ClientLimits,
-    stop: impl Future<Output = ()>,
+    stop: impl Fn() -> F,
     drain: Duration,
 ) -> Result<(), String> {
     let (stopping, stopped) = watch::channel(false);
@@ -64,21 +66,21 @@ pub(crate) async fn serve(
         )));
     }
     drop(alive);
-    stop.await;
+    stop().await;
     tracing::debug!(target: "azmi::serve", "stopping: finishing the requests in flight");
     let _ = stopping.send(true);
     for task in accepting {
         let _ = task.await;
     }
-    tokio::time::timeout(drain, all_done.recv())
-        .await
-        .map_err(|_| {
+    tokio::select! {
+        finished = tokio::time::timeout(drain, all_done.recv()) => finished.map(|_| ()).map_err(|_| {
             format!(
                 "requests were still in flight {} s after the stop signal; stopped anyway",
                 drain.as_secs_f64()
             )
-        })?;
-    Ok(())
+        }),
+        () = stop() => Err("a second stop signal came before the requests in flight finished; stopped anyway".into()),
+    }
 }
 
 async fn accept(
@@ -193,7 +195,11 @@ async fn connection(
             connection.await
         }
     };
-    if let Err(e) = ended {
+    // An idle kept-alive connection closed at the client timeout is the
+    // normal end of one; anything else is worth a line.
+    if let Err(e) = ended
+        && !e.is_timeout()
+    {
         tracing::debug!(target: "azmi::serve", "connection ended: {e}");
     }
 }
