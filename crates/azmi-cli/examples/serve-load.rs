@@ -8,9 +8,12 @@
 //!    connection, for a token nobody has fetched; the identity endpoint's
 //!    request count and the time until the last is served;
 //! 3. soak: `--soak-rounds` rounds of the hits load mixed with refusals
-//!    (a wrong key, a missing `Metadata` header, a grant refusal) and a
-//!    new connection per request for a share of them, sampling the
-//!    broker's resident memory after each round.
+//!    (a wrong key, a missing `Metadata` header, a query naming two
+//!    identities) and a new connection per request for a share of them,
+//!    while eight callers a round ask for tokens the emulator issues for a
+//!    minute (so never cached: every round reaches the upstream), with a
+//!    500, a 429, a 410 and a hang among the upstream's answers; the
+//!    broker's resident memory is sampled after each round.
 //!
 //! ```sh
 //! cargo build --release -p azmi-cli
@@ -20,7 +23,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use azmi_emulator::{Emulator, EmulatorConfig};
+use azmi_emulator::{Emulator, EmulatorConfig, Fault, Service};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -64,7 +67,8 @@ async fn main() {
         .expect("the emulator starts");
     // Without a configuration: IMDS mode, everything the identity has.
     let mut child = tokio::process::Command::new(&options.azmi)
-        .args(["serve", "--max-connections", "4096"])
+        // A short deadline, so that a round's hung upstream request ends soon.
+        .args(["serve", "--max-connections", "4096", "--timeout", "3"])
         .env_clear()
         .env(
             "AZURE_POD_IDENTITY_AUTHORITY_HOST",
@@ -120,12 +124,39 @@ async fn main() {
 
     // 3. Soak.
     let mut samples = Vec::new();
+    let mut statuses = std::collections::BTreeMap::<String, u64>::new();
     for round in 1..=options.soak_rounds {
+        emulator.inject(
+            Service::Imds,
+            [
+                Fault::Status(500),
+                Fault::RetryAfter(429, 1),
+                Fault::Status(410),
+                Fault::Hang,
+            ]
+            .into_iter()
+            .chain((0..8).map(|_| Fault::Lifetime {
+                seconds: 60,
+                refresh_in: None,
+            })),
+        );
+        let mut upstream = tokio::task::JoinSet::new();
+        for k in 0..8 {
+            let addr = addr.clone();
+            upstream.spawn(async move {
+                request(&addr, &format!("https://soak-{k}.example"), true).await
+            });
+        }
         let (latencies, elapsed) = hits(&addr, options.clients, options.requests / 4, true).await;
+        while let Some(answer) = upstream.join_next().await {
+            let answer = answer.unwrap();
+            let status = answer.get(9..12).unwrap_or("???").to_owned();
+            *statuses.entry(status).or_default() += 1;
+        }
         let rss = rss_mib(pid);
         samples.push(rss);
         println!(
-            "soak round {round}: {} requests in {:.2} s, p99 {:.2} ms, RSS {rss:.1} MiB",
+            "soak round {round}: {} requests in {:.2} s, p99 {:.2} ms, RSS {rss:.1} MiB; upstream callers so far by status: {statuses:?}",
             latencies.len(),
             elapsed.as_secs_f64(),
             percentile(&latencies, 99.0)
