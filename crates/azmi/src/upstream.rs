@@ -1,9 +1,10 @@
-//! The runtime's gate in front of the identity endpoint: every request the
-//! component sends there, for every tenant, passes it. It counts them (for
+//! The runtime's gate in front of the identity endpoints: every request the
+//! component sends to one, for every tenant, passes it. It counts them (for
 //! a broker's health and metrics), and, when the host sets an
 //! `UpstreamLimit`, paces them: at most so many a second and so many at
-//! once, queued within the call's deadline. A 429 from the endpoint holds
-//! every later request back until its `Retry-After` has passed, so one
+//! once to each endpoint, queued within the call's deadline. A 429 from an
+//! endpoint holds every later request to it back until its `Retry-After`
+//! has passed, so one
 //! throttled endpoint is not asked again by each caller in turn: those
 //! that cannot wait are answered 429 by the gate itself, without sending
 //! anything, and the component's retry rules then treat it like the
@@ -12,6 +13,7 @@
 //! Vault requests do not pass the gate: the vaults throttle on their own
 //! terms, per vault, and the endpoint's quota is the machine's.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -33,8 +35,8 @@ const MAX_THROTTLE: Duration = Duration::from_secs(60);
 /// long before it, so the component still has time to report the 429.
 const ANSWER_MARGIN: Duration = Duration::from_millis(500);
 
-/// A cap on the identity-endpoint requests of a whole runtime (every
-/// tenant, every identity): `per_second` on average, up to `per_second`
+/// A cap on the identity-endpoint requests of a whole runtime, for each
+/// endpoint (every tenant, every identity): `per_second` on average, up to `per_second`
 /// at once after a quiet second, and at most `concurrent` in flight. 0
 /// means no limit. `UpstreamLimit::default()` is no limit: a library host
 /// sets the limit its endpoint has (`UpstreamLimit::imds`).
@@ -102,18 +104,45 @@ struct Pace {
     throttled_until: Option<Instant>,
 }
 
-/// The runtime's gate (see the module documentation).
+/// The runtime's gate (see the module documentation): a pace per
+/// identity endpoint (each has its own quota, and one endpoint's 429 says
+/// nothing of another's), counts for all of them together.
 #[derive(Debug)]
 pub(crate) struct UpstreamGate {
     limit: UpstreamLimit,
+    /// By `scheme://host:port`. A runtime reaches the few endpoints its
+    /// configurations name; an entry is a few dozen bytes.
+    endpoints: Mutex<HashMap<String, Arc<Endpoint>>>,
+    counters: Counters,
+}
+
+/// One identity endpoint's share of the gate.
+#[derive(Debug)]
+struct Endpoint {
+    limit: UpstreamLimit,
     in_flight: Option<Arc<Semaphore>>,
     pace: Mutex<Pace>,
-    counters: Counters,
 }
 
 impl UpstreamGate {
     pub(crate) fn new(limit: UpstreamLimit) -> UpstreamGate {
         UpstreamGate {
+            limit,
+            endpoints: Mutex::default(),
+            counters: Counters::default(),
+        }
+    }
+
+    fn endpoint(&self, name: &str) -> Arc<Endpoint> {
+        let mut endpoints = self
+            .endpoints
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(endpoint) = endpoints.get(name) {
+            return endpoint.clone();
+        }
+        let limit = self.limit;
+        let endpoint = Arc::new(Endpoint {
             limit,
             in_flight: (limit.concurrent > 0).then(|| {
                 Arc::new(Semaphore::new(
@@ -124,8 +153,9 @@ impl UpstreamGate {
                 next: Instant::now(),
                 throttled_until: None,
             }),
-            counters: Counters::default(),
-        }
+        });
+        endpoints.insert(name.to_owned(), endpoint.clone());
+        endpoint
     }
 
     pub(crate) fn stats(&self) -> UpstreamStats {
@@ -142,24 +172,72 @@ impl UpstreamGate {
         }
     }
 
-    /// Sends `request` (the connector's future) when the gate lets it go,
-    /// or answers 429 if that would be after `deadline`.
+    /// Sends `request` (the connector's future, to `endpoint`) when the
+    /// gate lets it go, or answers 429 if that would be after `deadline`.
     pub(crate) async fn send(
         self: Arc<Self>,
+        endpoint: &str,
         deadline: Instant,
         request: impl Future<Output = Result<Sent, Error>>,
     ) -> Result<Sent, Error> {
+        let endpoint = self.endpoint(endpoint);
         let by = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
-        let _permit = match self.admit(by).await {
+        let _permit = match endpoint.admit(by).await {
             Ok(permit) => permit,
             Err(wait) => return Ok(self.held_back(wait)),
         };
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let sent = request.await;
-        self.observe(&sent);
+        self.observe(&endpoint, &sent);
         sent
     }
+    fn observe(&self, endpoint: &Endpoint, sent: &Result<Sent, Error>) {
+        let c = &self.counters;
+        let status = sent.as_ref().ok().map(|(response, _)| response.status());
+        c.reachable
+            .store(if status.is_some() { 1 } else { 2 }, Ordering::Relaxed);
+        let failed = status.is_none_or(|s| s.is_server_error() || s.as_u16() == 429);
+        if failed {
+            c.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Ok((response, _)) = sent
+            && response.status().as_u16() == 429
+        {
+            c.throttled.fetch_add(1, Ordering::Relaxed);
+            let hold = retry_after(response.headers())
+                .unwrap_or(DEFAULT_THROTTLE)
+                .min(MAX_THROTTLE);
+            tracing::info!(target: "azmi::upstream", "the identity endpoint throttled (429): holding its requests back for {} s", hold.as_secs_f64());
+            endpoint.throttle(Instant::now() + hold);
+        }
+    }
 
+    /// The gate's own 429, as the endpoint would send it.
+    fn held_back(&self, wait: Duration) -> Sent {
+        self.counters.held_back.fetch_add(1, Ordering::Relaxed);
+        let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+        tracing::info!(target: "azmi::upstream", "held back a request to the identity endpoint: its turn comes in {seconds} s, after the call's deadline");
+        let body = format!(
+            r#"{{"error":"too_many_requests","error_description":"azmi is holding requests to the identity endpoint back (its limit, or the endpoint's own 429); retry in {seconds} s"}}"#
+        );
+        let mut response: http::Response<WasiBody> = http::Response::new(
+            Full::new(Bytes::from(body))
+                .map_err(|never: std::convert::Infallible| match never {})
+                .boxed_unsync(),
+        );
+        *response.status_mut() = http::StatusCode::TOO_MANY_REQUESTS;
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+        let io: Box<dyn Future<Output = Result<(), Error>> + Send> = Box::new(async { Ok(()) });
+        (response, io)
+    }
+}
+
+impl Endpoint {
     /// Waits for the request's turn, no later than `by`; or says how long
     /// the caller should wait instead.
     async fn admit(&self, by: Instant) -> Result<Option<OwnedSemaphorePermit>, Duration> {
@@ -207,53 +285,12 @@ impl UpstreamGate {
         Ok(start)
     }
 
-    fn observe(&self, sent: &Result<Sent, Error>) {
-        let c = &self.counters;
-        let status = sent.as_ref().ok().map(|(response, _)| response.status());
-        c.reachable
-            .store(if status.is_some() { 1 } else { 2 }, Ordering::Relaxed);
-        let failed = status.is_none_or(|s| s.is_server_error() || s.as_u16() == 429);
-        if failed {
-            c.errors.fetch_add(1, Ordering::Relaxed);
+    /// No request goes before `until`.
+    fn throttle(&self, until: Instant) {
+        let mut pace = self.pace.lock().unwrap_or_else(PoisonError::into_inner);
+        if pace.throttled_until.is_none_or(|t| t < until) {
+            pace.throttled_until = Some(until);
         }
-        if let Ok((response, _)) = sent
-            && response.status().as_u16() == 429
-        {
-            c.throttled.fetch_add(1, Ordering::Relaxed);
-            let hold = retry_after(response.headers())
-                .unwrap_or(DEFAULT_THROTTLE)
-                .min(MAX_THROTTLE);
-            tracing::info!(target: "azmi::upstream", "the identity endpoint throttled (429): holding its requests back for {} s", hold.as_secs_f64());
-            let until = Instant::now() + hold;
-            let mut pace = self.pace.lock().unwrap_or_else(PoisonError::into_inner);
-            if pace.throttled_until.is_none_or(|t| t < until) {
-                pace.throttled_until = Some(until);
-            }
-        }
-    }
-
-    /// The gate's own 429, as the endpoint would send it.
-    fn held_back(&self, wait: Duration) -> Sent {
-        self.counters.held_back.fetch_add(1, Ordering::Relaxed);
-        let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
-        tracing::info!(target: "azmi::upstream", "held back a request to the identity endpoint: its turn comes in {seconds} s, after the call's deadline");
-        let body = format!(
-            r#"{{"error":"too_many_requests","error_description":"azmi is holding requests to the identity endpoint back (its limit, or the endpoint's own 429); retry in {seconds} s"}}"#
-        );
-        let mut response: http::Response<WasiBody> = http::Response::new(
-            Full::new(Bytes::from(body))
-                .map_err(|never: std::convert::Infallible| match never {})
-                .boxed_unsync(),
-        );
-        *response.status_mut() = http::StatusCode::TOO_MANY_REQUESTS;
-        let headers = response.headers_mut();
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json; charset=utf-8"),
-        );
-        headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
-        let io: Box<dyn Future<Output = Result<(), Error>> + Send> = Box::new(async { Ok(()) });
-        (response, io)
     }
 }
 

@@ -102,8 +102,11 @@ impl WasiHttpHooks for EgressHooks {
                 let connector = self.connector.clone();
                 let log = self.log.clone();
                 if destination.kind == DestinationKind::IdentityEndpoint {
+                    let endpoint = destination.to_string();
                     let sending = connector.send(destination, request, options, log);
-                    Box::new(self.upstream.clone().send(self.deadline, sending))
+                    let upstream = self.upstream.clone();
+                    let deadline = self.deadline;
+                    Box::new(async move { upstream.send(&endpoint, deadline, sending).await })
                 } else {
                     Box::new(connector.send(destination, request, options, log))
                 }

@@ -12,6 +12,8 @@ use wasmtime_wasi_http::{Error, WasiBody};
 
 use super::{Sent, UpstreamGate, UpstreamLimit, UpstreamStats};
 
+const ENDPOINT: &str = "http://127.0.0.1:1";
+
 fn answer(status: u16, retry_after: Option<&str>) -> Result<Sent, Error> {
     let mut response: http::Response<WasiBody> = http::Response::new(
         Full::new(Bytes::new())
@@ -51,7 +53,7 @@ async fn send(
         }
     };
     let (response, _io) = gate
-        .send(Instant::now() + deadline, request)
+        .send(ENDPOINT, Instant::now() + deadline, request)
         .await
         .expect("an answer");
     let went = *went.lock().unwrap();
@@ -232,7 +234,7 @@ async fn requests_beyond_the_concurrency_wait_for_one_to_finish() {
             answer(200, None)
         };
         let result = gate
-            .send(Instant::now() + Duration::from_secs(30), request)
+            .send(ENDPOINT, Instant::now() + Duration::from_secs(30), request)
             .await;
         assert!(result.is_ok());
         let went = *went.lock().unwrap();
@@ -270,7 +272,7 @@ async fn failures_and_reachability_are_counted() {
     .await;
     let failed = gate
         .clone()
-        .send(Instant::now() + Duration::from_secs(30), async {
+        .send(ENDPOINT, Instant::now() + Duration::from_secs(30), async {
             Err(Error::ConnectionRefused)
         })
         .await;
@@ -297,4 +299,32 @@ async fn a_request_that_may_go_now_goes_however_little_of_its_call_is_left() {
     )
     .await;
     assert_eq!((status, went), (200, Some(Duration::ZERO)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_endpoint_s_429_does_not_hold_another_back() {
+    let gate = gate(0, 0);
+    let sent = Arc::new(AtomicU32::new(0));
+    let t0 = Instant::now();
+    send(
+        gate.clone(),
+        t0,
+        Duration::from_secs(30),
+        429,
+        Some("30"),
+        sent.clone(),
+    )
+    .await;
+    let other = gate
+        .clone()
+        .send(
+            "http://127.0.0.1:2",
+            Instant::now() + Duration::from_secs(5),
+            async { answer(200, None) },
+        )
+        .await
+        .expect("an answer");
+    assert_eq!(other.0.status(), 200);
+    assert_eq!(t0.elapsed(), Duration::ZERO);
+    assert_eq!(gate.stats().held_back, 0);
 }
