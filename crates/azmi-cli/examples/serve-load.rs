@@ -213,9 +213,9 @@ async fn hits(
                 } else {
                     let refusal = mixed && i % 4 == 0;
                     let text = match (refusal, i % 3) {
-                        (true, 0) => "GET /msi/token?api-version=2019-08-01&resource=x HTTP/1.1\r\nhost: x\r\nx-identity-header: not-a-key-0123456789\r\n\r\n".to_owned(),
-                        (true, 1) => "GET /metadata/identity/oauth2/token?api-version=2018-02-01&resource=x HTTP/1.1\r\nhost: x\r\n\r\n".to_owned(),
-                        (true, _) => "GET /metadata/identity/oauth2/token?api-version=2018-02-01&resource=x&client_id=a&object_id=b HTTP/1.1\r\nhost: x\r\nmetadata: true\r\n\r\n".to_owned(),
+                        (true, 0) => "GET /msi/token?api-version=2019-08-01&resource=x HTTP/1.1\r\nhost: 127.0.0.1\r\nx-identity-header: not-a-key-0123456789\r\n\r\n".to_owned(),
+                        (true, 1) => "GET /metadata/identity/oauth2/token?api-version=2018-02-01&resource=x HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n".to_owned(),
+                        (true, _) => "GET /metadata/identity/oauth2/token?api-version=2018-02-01&resource=x&client_id=a&object_id=b HTTP/1.1\r\nhost: 127.0.0.1\r\nmetadata: true\r\n\r\n".to_owned(),
                         (false, _) => token_request("https://vault.azure.net", false),
                     };
                     stream.write_all(text.as_bytes()).await.unwrap();
@@ -260,7 +260,7 @@ fn percentile(latencies: &[Duration], p: f64) -> f64 {
 
 fn token_request(resource: &str, close: bool) -> String {
     format!(
-        "GET /metadata/identity/oauth2/token?api-version=2018-02-01&resource={resource} HTTP/1.1\r\nhost: x\r\nmetadata: true\r\n{}\r\n",
+        "GET /metadata/identity/oauth2/token?api-version=2018-02-01&resource={resource} HTTP/1.1\r\nhost: 127.0.0.1\r\nmetadata: true\r\n{}\r\n",
         if close { "connection: close\r\n" } else { "" }
     )
 }

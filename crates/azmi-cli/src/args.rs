@@ -132,7 +132,11 @@ impl TypedValueParser for ArcTokenDirParser {
     }
 }
 
-/// A positive number of seconds, as `--timeout` takes it.
+/// The longest deadline a flag takes: past it, deadlines would overflow
+/// the clock's arithmetic, and no request should wait that long anyway.
+const MAX_SECONDS: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// A positive number of seconds, up to a day, as `--timeout` takes it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Seconds(pub(crate) std::time::Duration);
 
@@ -149,9 +153,14 @@ impl std::str::FromStr for Seconds {
         text.parse::<f64>()
             .ok()
             .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
-            .filter(|d| !d.is_zero())
+            .filter(|d| !d.is_zero() && *d <= MAX_SECONDS)
             .map(Seconds)
-            .ok_or_else(|| format!("`{text}` is not a positive number of seconds"))
+            .ok_or_else(|| {
+                format!(
+                    "`{text}` is not a positive number of seconds up to {} (a day)",
+                    MAX_SECONDS.as_secs()
+                )
+            })
     }
 }
 

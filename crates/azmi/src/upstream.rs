@@ -243,13 +243,40 @@ impl Endpoint {
     async fn admit(&self, by: Instant) -> Result<Option<OwnedSemaphorePermit>, Duration> {
         let start = self.reserve(by)?;
         tokio::time::sleep_until(start).await;
-        match &self.in_flight {
-            None => Ok(None),
+        // A 429 may have come while this request waited its turn.
+        self.wait_out_throttle(by).await?;
+        let permit = match &self.in_flight {
+            None => None,
             Some(slots) => tokio::time::timeout_at(by, slots.clone().acquire_owned())
                 .await
-                .map_err(|_| Duration::from_secs(1))
+                .map_err(|_| Duration::from_secs(1))?
                 // The semaphore is never closed.
-                .map(Result::ok),
+                .ok(),
+        };
+        // Or while it waited for a slot.
+        self.wait_out_throttle(by).await?;
+        Ok(permit)
+    }
+
+    /// Waits until no 429 holds requests back, if that is no later than
+    /// `by`; else says how long it would be.
+    async fn wait_out_throttle(&self, by: Instant) -> Result<(), Duration> {
+        loop {
+            let until = self
+                .pace
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .throttled_until;
+            let now = Instant::now();
+            match until {
+                Some(until) if until > now => {
+                    if until > by {
+                        return Err(until - now);
+                    }
+                    tokio::time::sleep_until(until).await;
+                }
+                _ => return Ok(()),
+            }
         }
     }
 
@@ -265,12 +292,13 @@ impl Endpoint {
             let next = pace.next.max(now);
             (
                 next.checked_sub(tolerance).unwrap_or(now).max(now),
-                next + interval,
+                next,
+                interval,
             )
         });
         let start = throttled
             .into_iter()
-            .chain(paced.map(|(start, _)| start))
+            .chain(paced.map(|(start, _, _)| start))
             .max()
             .unwrap_or(now);
         // Only a wait is refused: a request that may go now goes, however
@@ -278,9 +306,11 @@ impl Endpoint {
         if start > now && start > by {
             return Err(start - now);
         }
-        if let Some((_, next)) = paced {
-            // A request held back by a throttle takes its rate slot after it.
-            pace.next = next.max(start);
+        if let Some((_, next, interval)) = paced {
+            // GCRA: the next arrival is one interval after this one's, and
+            // a request held back by a throttle arrives when it goes, so
+            // the end of a hold lets no more than the burst through.
+            pace.next = next.max(start) + interval;
         }
         Ok(start)
     }

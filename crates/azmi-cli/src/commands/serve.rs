@@ -10,6 +10,7 @@ mod config;
 mod metrics;
 mod protocol;
 mod server;
+mod timed_io;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -52,6 +53,9 @@ pub(crate) async fn run(common: &Common, args: &ServeArgs) -> Result<(), Failure
         listeners.push((listener, bound));
     }
     let bound: Vec<SocketAddr> = listeners.iter().map(|(_, a)| *a).collect();
+    // Watched before the listen lines: a SIGTERM right after them stops
+    // the broker cleanly rather than killing it.
+    let signals = stop_signals()?;
     print_ready(&bound, &broker, args);
 
     let limits = server::ClientLimits {
@@ -65,7 +69,12 @@ pub(crate) async fn run(common: &Common, args: &ServeArgs) -> Result<(), Failure
         listeners.into_iter().map(|(l, _)| l).collect(),
         broker,
         limits,
-        stop_signal,
+        || {
+            let signals = signals.clone();
+            async move {
+                let _ = signals.lock().await.recv().await;
+            }
+        },
         drain,
     )
     .await
@@ -180,19 +189,25 @@ fn print_ready(bound: &[SocketAddr], broker: &Broker, args: &ServeArgs) {
         .and_then(|()| stdout.flush());
 }
 
-/// SIGINT or SIGTERM.
-async fn stop_signal() {
+/// Each SIGINT or SIGTERM, as a message; the handlers are installed now.
+fn stop_signals() -> Result<Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<()>>>, Failure> {
     use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
+    let watch = |kind: SignalKind, name: &str| {
+        signal(kind).map_err(|e| Failure::Other(format!("cannot watch {name}: {e}")))
+    };
+    let mut interrupt = watch(SignalKind::interrupt(), "SIGINT")?;
+    let mut terminate = watch(SignalKind::terminate(), "SIGTERM")?;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        loop {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = interrupt.recv() => {}
                 _ = terminate.recv() => {}
             }
+            if tx.send(()).await.is_err() {
+                return;
+            }
         }
-        Err(e) => {
-            tracing::warn!(target: "azmi::serve", "cannot watch SIGTERM ({e}); Ctrl-C still stops the broker");
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
+    });
+    Ok(Arc::new(tokio::sync::Mutex::new(rx)))
 }

@@ -328,3 +328,45 @@ async fn one_endpoint_s_429_does_not_hold_another_back() {
     assert_eq!(t0.elapsed(), Duration::ZERO);
     assert_eq!(gate.stats().held_back, 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_429_holds_back_requests_already_queued_and_its_end_lets_only_the_burst_through() {
+    let gate = gate(1, 0);
+    let sent = Arc::new(AtomicU32::new(0));
+    let t0 = Instant::now();
+    // The first goes at once and is throttled for 10 s; three more were
+    // queued behind it at the rate (1 s, 2 s, 3 s) and must wait the hold out.
+    let first = tokio::spawn(send(
+        gate.clone(),
+        t0,
+        Duration::from_secs(60),
+        429,
+        Some("10"),
+        sent.clone(),
+    ));
+    tokio::task::yield_now().await;
+    let mut queued = tokio::task::JoinSet::new();
+    for _ in 0..3 {
+        queued.spawn(send(
+            gate.clone(),
+            t0,
+            Duration::from_secs(60),
+            200,
+            None,
+            sent.clone(),
+        ));
+    }
+    assert_eq!(first.await.unwrap().0, 429);
+    let mut went = Vec::new();
+    while let Some(joined) = queued.join_next().await {
+        went.push(joined.unwrap().1.expect("sent").as_secs());
+    }
+    went.sort();
+    // Nothing during the hold; after it, one a second (a burst of 1).
+    assert!(went.iter().all(|s| *s >= 10), "{went:?}");
+    assert_eq!(
+        went.windows(2).filter(|w| w[0] == w[1]).count(),
+        0,
+        "{went:?}"
+    );
+}

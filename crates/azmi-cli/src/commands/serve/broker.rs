@@ -80,6 +80,7 @@ pub(crate) enum Refused {
     NoAnonymous,
     Key,
     ApiVersion,
+    Host,
 }
 
 impl Refused {
@@ -93,6 +94,7 @@ impl Refused {
             Refused::NoAnonymous => "no_anonymous_tenant",
             Refused::Key => "identity_header",
             Refused::ApiVersion => "api_version",
+            Refused::Host => "host",
         }
     }
 }
@@ -156,6 +158,19 @@ impl Broker {
                 );
             }
         };
+        // A browser page whose name was rebound to 127.0.0.1 is
+        // same-origin with the broker and could set `Metadata` itself: only
+        // requests addressed to a loopback name are served.
+        if !addressed_to_loopback(uri, headers) {
+            return self.refused(
+                Refused::Host,
+                protocol.refuse(
+                    400,
+                    "invalid_request",
+                    "the request is not addressed to this machine's loopback (Host: localhost, 127.0.0.1 or [::1])",
+                ),
+            );
+        }
         // IMDS refuses what a proxy forwards: a request that came through
         // one is not from a process on this machine.
         if headers.contains_key("x-forwarded-for") {
@@ -278,9 +293,17 @@ impl Broker {
         let identity = query
             .identity
             .unwrap_or_else(|| tenant.default_identity.clone());
-        match tenant.credential.get_token(&resource, &identity).await {
+        // On a task of its own: when the client that asked first goes
+        // away, the fetch the others wait for goes on (the library bounds
+        // it by the configured timeout).
+        let credential = tenant.credential.clone();
+        let asked = resource.clone();
+        let fetched = tokio::spawn(async move { credential.get_token(&asked, &identity).await })
+            .await
+            .unwrap_or_else(|e| Err(Error::Other(format!("the token fetch failed: {e}"))));
+        match fetched {
             Ok(token) => {
-                tracing::debug!(target: "azmi::serve", "tenant {}: a token for {} ({identity:?})", tenant.name, protocol::shown(&resource));
+                tracing::debug!(target: "azmi::serve", "tenant {}: a token for {}", tenant.name, protocol::shown(&resource));
                 Reply::json(200, protocol::token_body(&token, crate::output::now()))
             }
             Err(error) => {
@@ -317,6 +340,29 @@ impl Broker {
             .or_default() += 1;
         reply
     }
+}
+
+/// Whether the request names a loopback host: the absolute-form URI's
+/// authority if it has one, else `Host` (required, and only one).
+fn addressed_to_loopback(uri: &Uri, headers: &HeaderMap) -> bool {
+    let mut hosts = headers.get_all(http::header::HOST).iter();
+    let host = match (uri.authority(), hosts.next(), hosts.next()) {
+        (Some(authority), _, _) => authority.host().to_owned(),
+        (None, Some(host), None) => match host.to_str() {
+            Ok(text) => match text.parse::<http::uri::Authority>() {
+                Ok(authority) => authority.host().to_owned(),
+                Err(_) => return false,
+            },
+            Err(_) => return false,
+        },
+        _ => return false,
+    };
+    let host = host.to_ascii_lowercase();
+    host == "localhost"
+        || host == "[::1]"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {

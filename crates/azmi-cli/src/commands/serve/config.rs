@@ -275,8 +275,20 @@ fn read_key(path: &Path) -> Result<[u8; 32], String> {
             ));
         }
     }
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("cannot read the key file {shown}: {e}"))?;
+    if !metadata.is_file() {
+        return Err(format!(
+            "the key file {shown} is not a regular file; write the key into one (`openssl rand -hex 32 > FILE`)"
+        ));
+    }
+    // No more than a key's worth, whatever the file holds.
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read the key file {shown}: {e}"))?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, MAX_KEY_BYTES as u64 + 2),
+        &mut bytes,
+    )
+    .map_err(|e| format!("cannot read the key file {shown}: {e}"))?;
     let key = bytes.trim_ascii_end();
     if key.len() < MIN_KEY_BYTES || key.len() > MAX_KEY_BYTES {
         return Err(format!(

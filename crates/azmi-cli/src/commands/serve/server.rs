@@ -18,6 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use super::broker::{Broker, Reply};
+use super::timed_io::TimedIo;
 
 /// The largest request head (request line and headers) read: SDKs send
 /// well under 2 KiB; beyond this hyper answers 431.
@@ -31,7 +32,7 @@ pub(crate) struct ClientLimits {
     /// Connections open at once; one more is answered 503 and closed.
     pub(crate) max_connections: usize,
     /// Longest wait for a request head, on a new connection or between
-    /// kept-alive requests.
+    /// kept-alive requests, and for a client to take any of its answer.
     pub(crate) timeout: Duration,
 }
 
@@ -186,7 +187,8 @@ async fn connection(
         .max_buf_size(MAX_REQUEST_HEAD)
         .max_headers(MAX_HEADERS)
         .keep_alive(true);
-    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    let connection =
+        builder.serve_connection(TokioIo::new(TimedIo::new(stream, limits.timeout)), service);
     tokio::pin!(connection);
     let ended = tokio::select! {
         ended = connection.as_mut() => ended,

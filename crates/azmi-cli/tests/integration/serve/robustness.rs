@@ -21,7 +21,7 @@ async fn transparent(emulator: &azmi_emulator::Emulator, flags: &[&str]) -> Brok
 #[tokio::test]
 async fn a_429_is_honoured_for_every_caller_not_retried_by_each() {
     let emulator = emulator().await;
-    emulator.inject(Service::Imds, (0..20).map(|_| Fault::RetryAfter(429, 3)));
+    emulator.inject(Service::Imds, (0..20).map(|_| Fault::RetryAfter(429, 30)));
     let broker = std::sync::Arc::new(transparent(&emulator, &["--timeout", "2"]).await);
     let started = Instant::now();
     // The first caller meets the 429; its Retry-After is past its deadline.
@@ -61,7 +61,7 @@ async fn a_429_is_honoured_for_every_caller_not_retried_by_each() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("azmi_upstream_held_back_total "),
+        metrics.contains("azmi_upstream_held_back_total 10\n"),
         "{metrics}"
     );
 }
@@ -287,4 +287,68 @@ async fn every_listener_prints_its_line_with_the_real_port() {
         broker.addr
     );
     assert!(broker.printed.contains(&exported), "{:?}", broker.printed);
+}
+
+#[tokio::test]
+async fn a_client_that_reads_no_answer_loses_its_slot() {
+    let emulator = emulator().await;
+    let broker = transparent(
+        &emulator,
+        &["--max-connections", "1", "--client-timeout", "1"],
+    )
+    .await;
+    // Pipelined requests for the metrics, never read: the socket's buffers
+    // fill and the broker's writes stall.
+    let mut greedy = TcpStream::connect(&broker.addr).await.unwrap();
+    let request = b"GET /metrics HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n".repeat(2000);
+    let writing = tokio::spawn(async move {
+        let _ = greedy.write_all(&request).await;
+        greedy
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    loop {
+        let answer = broker.get("/healthz", &[]).await;
+        if answer.status == 200 {
+            break;
+        }
+        assert_eq!(answer.status, 503, "{}", answer.body);
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "the greedy client kept its slot"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    writing.abort();
+}
+
+#[tokio::test]
+async fn requests_addressed_to_another_host_are_refused() {
+    let emulator = emulator().await;
+    let broker = transparent(&emulator, &[]).await;
+    let path = "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net";
+    let ask = |host: &str| {
+        format!(
+            "GET {path} HTTP/1.1\r\nhost: {host}\r\nmetadata: true\r\nconnection: close\r\n\r\n"
+        )
+    };
+    for host in [
+        "attacker.example",
+        "attacker.example:8181",
+        "10.0.0.1",
+        "127.0.0.1.attacker.example",
+    ] {
+        let answer = broker.raw(ask(host).as_bytes()).await;
+        assert_eq!(answer.status, 400, "{host}: {}", answer.body);
+    }
+    let absolute = format!(
+        "GET http://attacker.example{path} HTTP/1.1\r\nhost: 127.0.0.1\r\nmetadata: true\r\nconnection: close\r\n\r\n"
+    );
+    assert_eq!(broker.raw(absolute.as_bytes()).await.status, 400);
+    assert_eq!(emulator.imds_requests(), 0);
+    for host in ["localhost", "127.0.0.1", "[::1]:8181", "LOCALHOST:1"] {
+        let answer = broker.raw(ask(host).as_bytes()).await;
+        assert_eq!(answer.status, 200, "{host}: {}", answer.body);
+    }
+    assert_eq!(emulator.imds_requests(), 1);
 }
