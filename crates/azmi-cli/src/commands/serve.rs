@@ -53,6 +53,7 @@ pub(crate) async fn run(common: &Common, args: &ServeArgs) -> Result<(), Failure
         listeners.push((listener, bound));
     }
     let bound: Vec<SocketAddr> = listeners.iter().map(|(_, a)| *a).collect();
+    refuse_itself_as_upstream(common, &bound)?;
     // Watched before the listen lines: a SIGTERM right after them stops
     // the broker cleanly rather than killing it.
     let signals = stop_signals()?;
@@ -79,6 +80,38 @@ pub(crate) async fn run(common: &Common, args: &ServeArgs) -> Result<(), Failure
     )
     .await
     .map_err(Failure::Other)
+}
+
+/// The variable clients are told to export names the broker's own
+/// upstream too: pointed at the broker, every request would wait for
+/// itself until its deadline.
+fn refuse_itself_as_upstream(common: &Common, bound: &[SocketAddr]) -> Result<(), Failure> {
+    let upstreams = [
+        (
+            "--imds-endpoint (AZURE_POD_IDENTITY_AUTHORITY_HOST)",
+            common.imds_endpoint.clone(),
+        ),
+        ("IDENTITY_ENDPOINT", std::env::var("IDENTITY_ENDPOINT").ok()),
+    ];
+    for (name, url) in upstreams {
+        let Some(authority) = url
+            .as_deref()
+            .and_then(|u| u.parse::<http::Uri>().ok())
+            .and_then(|u| u.authority().map(|a| a.as_str().to_ascii_lowercase()))
+        else {
+            continue;
+        };
+        for addr in bound {
+            let port = addr.port();
+            let same = [format!("{addr}"), format!("localhost:{port}")].contains(&authority);
+            if same {
+                return Err(Failure::Usage(format!(
+                    "{name} is this broker itself ({authority}): point the broker's own environment at the real identity endpoint (the variable it prints is for its clients)"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One `Credential` per tenant, all on one runtime: one cache, one gate.

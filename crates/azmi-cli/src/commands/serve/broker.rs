@@ -183,6 +183,20 @@ impl Broker {
                 ),
             );
         }
+        // One value each: a request that says two things is refused, not
+        // read by its first.
+        for name in ["metadata", "x-identity-header"] {
+            if headers.get_all(name).iter().count() > 1 {
+                return self.refused(
+                    Refused::Query,
+                    protocol.refuse(
+                        400,
+                        "invalid_request",
+                        &format!("the request has more than one {name} header"),
+                    ),
+                );
+            }
+        }
         let (tenant, query) = match self.admit(protocol, uri, headers) {
             Ok(admitted) => admitted,
             Err((reason, reply)) => return self.refused(reason, reply),

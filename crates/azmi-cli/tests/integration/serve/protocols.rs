@@ -266,6 +266,13 @@ async fn protocol_errors_are_the_protocols_own_and_the_broker_keeps_serving() {
         ),
         (
             broker
+                .get(&token_path, &[("Metadata", "true"), ("Metadata", "true")])
+                .await,
+            400,
+            "more than one metadata header",
+        ),
+        (
+            broker
                 .raw(b"POST /msi/token HTTP/1.1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
                 .await,
             405,

@@ -233,6 +233,26 @@ async fn listen_addresses_and_the_configuration_are_checked_at_start() {
             "{line}"
         );
     }
+    // Pointed at itself, every request would wait for itself.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let output = azmi(
+        &[
+            "serve",
+            "--listen",
+            &addr,
+            "--imds-endpoint",
+            &format!("http://{addr}"),
+        ],
+        &[],
+    )
+    .await;
+    let line = azmi_testkit::cli::assert_failure(&output, 2, "usage:");
+    assert!(line.contains("is this broker itself"), "{line}");
     let dir = tempfile::tempdir().unwrap();
     let path = super::write_config(
         dir.path(),

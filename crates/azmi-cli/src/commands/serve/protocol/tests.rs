@@ -74,6 +74,7 @@ fn ambiguous_or_malformed_queries_are_refused_with_the_reason() {
         ("client_id=", "is empty"),
         ("resource=%zz", "two hexadecimal digits"),
         ("resource=%4", "two hexadecimal digits"),
+        ("resource=%+a", "two hexadecimal digits"),
         ("resource=%ff", "not UTF-8"),
     ] {
         let error = parse_query(query).unwrap_err();
