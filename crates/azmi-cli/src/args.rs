@@ -74,8 +74,9 @@ pub(crate) struct Common {
 
     /// Deadline of the whole command, in seconds: every request and retry
     /// of `token`, `secret` (discovery, token, read) and `demo` finishes or
-    /// fails within it. The default lets IMDS's 410 ("back within 70 s")
-    /// pass.
+    /// fails within it; for `serve`, the deadline of each token request it
+    /// answers (queueing for the upstream included). The default lets
+    /// IMDS's 410 ("back within 70 s") pass.
     #[arg(long, global = true, value_name = "SECS", default_value_t = Seconds(azmi::CallLimits::default().timeout))]
     pub(crate) timeout: Seconds,
 
