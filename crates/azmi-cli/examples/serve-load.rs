@@ -219,7 +219,7 @@ async fn hits(
                         (false, _) => token_request("https://vault.azure.net", false),
                     };
                     stream.write_all(text.as_bytes()).await.unwrap();
-                    let head = read_response(&mut stream).await;
+                    let head = azmi_testkit::raw::read_response(&mut stream, Duration::from_secs(30)).await;
                     let expected = if refusal { "HTTP/1.1 40" } else { "HTTP/1.1 200" };
                     assert!(head.starts_with(expected), "{head}");
                 }
@@ -275,35 +275,6 @@ async fn request(addr: &str, resource: &str, close: bool) -> String {
     let mut text = Vec::new();
     stream.read_to_end(&mut text).await.unwrap();
     String::from_utf8_lossy(&text).into_owned()
-}
-
-/// Reads one response (its body by `content-length`); its head.
-async fn read_response(stream: &mut TcpStream) -> String {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = tokio::time::timeout(Duration::from_secs(30), stream.read(&mut buf))
-            .await
-            .expect("an answer within 30 s")
-            .unwrap();
-        assert!(n > 0, "closed early");
-        data.extend_from_slice(&buf[..n]);
-        let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
-            continue;
-        };
-        let head = String::from_utf8_lossy(&data[..end]).into_owned();
-        let length: usize = head
-            .lines()
-            .find_map(|l| {
-                l.to_ascii_lowercase()
-                    .strip_prefix("content-length:")
-                    .map(|v| v.trim().parse().unwrap())
-            })
-            .unwrap_or(0);
-        if data.len() >= end + 4 + length {
-            return head;
-        }
-    }
 }
 
 fn rss_mib(pid: u32) -> f64 {

@@ -145,3 +145,37 @@ impl Drop for RawServer {
         self.task.abort();
     }
 }
+
+/// Reads one HTTP/1.1 response from a kept-alive `stream`, its body by
+/// `content-length` (none: no body), each read within `wait`; returns the
+/// head. Panics when the peer closes first or is silent for `wait`.
+pub async fn read_response(
+    stream: &mut tokio::net::TcpStream,
+    wait: std::time::Duration,
+) -> String {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = tokio::time::timeout(wait, stream.read(&mut buf))
+            .await
+            .expect("an answer in time")
+            .expect("a readable connection");
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&data));
+        data.extend_from_slice(&buf[..n]);
+        let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&data[..end]).into_owned();
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().parse().expect("a content-length"))
+            })
+            .unwrap_or(0);
+        if data.len() >= end + 4 + length {
+            return head;
+        }
+    }
+}

@@ -145,7 +145,7 @@ async fn connections_are_bounded_kept_alive_and_timed_out() {
         kept.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
             .await
             .unwrap();
-        let head = read_response(&mut kept).await;
+        let head = azmi_testkit::raw::read_response(&mut kept, Duration::from_secs(10)).await;
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     }
     // A second connection that never sends a byte; a third is refused.
@@ -192,35 +192,6 @@ async fn connections_are_bounded_kept_alive_and_timed_out() {
     );
     // Then the slots are free again.
     assert_eq!(broker.get("/healthz", &[]).await.status, 200);
-}
-
-/// Reads one response with a `content-length` body from a kept-alive
-/// connection; its head.
-async fn read_response(stream: &mut TcpStream) -> String {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 1024];
-    loop {
-        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&data));
-        data.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&data).into_owned();
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let length: usize = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse().unwrap())
-                })
-                .expect("content-length");
-            if body.len() >= length {
-                return head.to_owned();
-            }
-        }
-    }
 }
 
 #[tokio::test]
