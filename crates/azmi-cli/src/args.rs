@@ -317,6 +317,12 @@ pub(crate) struct EmulatorArgs {
     /// Address of the emulated vault (loopback or link-local).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub(crate) vault_listen: SocketAddr,
+    /// Serve the vault in plain HTTP here too (loopback or link-local), for
+    /// a host that cannot trust the emulator's CA: `wasmtime serve` trusts
+    /// only the public web PKI, and the wasmtime-serve interop run reaches
+    /// the vault this way through a component that sends https as http.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) vault_plaintext_listen: Option<SocketAddr>,
     /// Write the emulator's CA certificate here (default: a temporary directory removed on exit).
     #[arg(long, value_name = "FILE")]
     pub(crate) ca_out: Option<PathBuf>,

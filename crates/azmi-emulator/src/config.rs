@@ -80,6 +80,11 @@ pub struct EmulatorConfig {
     pub imds_listen: SocketAddr,
     /// Where the vault listens.
     pub vault_listen: SocketAddr,
+    /// Where the vault also listens in plain HTTP, if anywhere: for a host
+    /// that cannot be given the emulator's CA (`wasmtime serve` trusts
+    /// only the public web PKI), through a test component that sends its
+    /// `https` requests as `http`. The same vault, secrets and counters.
+    pub vault_plaintext_listen: Option<SocketAddr>,
     /// The address the other platforms' endpoints listen on (ephemeral ports).
     pub platform_ip: IpAddr,
     /// How the emulated Arc agent behaves.

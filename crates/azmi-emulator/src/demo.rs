@@ -95,6 +95,7 @@ impl EmulatorConfig {
             audience_override: None,
             imds_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             vault_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            vault_plaintext_listen: None,
             platform_ip: IpAddr::from([127, 0, 0, 1]),
             arc: ArcBehavior::Normal,
             arc_token_dir: None,

@@ -16,7 +16,7 @@ use super::server::{Body, full, json};
 use super::{FaultSyntaxError, Service, now, tokens};
 
 /// The fault grammar, as messages and `--help` show it.
-pub const FAULTS_SHOWN: &str = "a status such as 410 (200 means behave), STATUS:retry-after=S, delay=MS, hang, slow-body=MS, truncated, oversized=BYTES, huge-header=BYTES, malformed-json, wrong-content-type, echo, echo-mangled, expiry=integer|string|date|windows-date|expired, lifetime=S[:refresh-in=S]";
+pub const FAULTS_SHOWN: &str = "a status such as 410 (200 means behave), STATUS:retry-after=S, delay=MS, hang, slow-body=MS, truncated, oversized=BYTES, huge-header=BYTES, malformed-json, wrong-content-type, echo, echo-mangled, expiry=integer|string|date|windows-date|expired, lifetime=S[:refresh-in=S], challenge-resource=URI";
 
 /// One request's misbehaviour.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +86,7 @@ impl std::str::FromStr for Fault {
     /// `huge-header=<bytes>`, `malformed-json`, `wrong-content-type`,
     /// `echo`, `echo-mangled`,
     /// `expiry=integer|string|date|windows-date|expired`,
-    /// `lifetime=<s>[:refresh-in=<s>]`.
+    /// `lifetime=<s>[:refresh-in=<s>]`, `challenge-resource=<uri>`.
     fn from_str(spec: &str) -> Result<Fault, String> {
         let number = |v: &str| {
             v.parse::<u64>()
@@ -124,6 +124,13 @@ impl std::str::FromStr for Fault {
                     ));
                 }
             }),
+            // A vault's challenge for another audience than its own: what a
+            // fake vault harvesting tokens would send.
+            "challenge-resource" => Fault::Challenge(format!(
+                r#"Bearer authorization="https://login.microsoftonline.com/{}", resource="{}""#,
+                super::demo::TENANT_ID,
+                value()?
+            )),
             "lifetime" => {
                 let v = value()?;
                 let (seconds, refresh) = v

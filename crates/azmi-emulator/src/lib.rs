@@ -92,6 +92,7 @@ pub(crate) fn random_hex(bytes: usize) -> Result<String, Error> {
 pub struct Emulator {
     /// Where each service listens, by `Service::index`.
     addrs: [SocketAddr; SERVICES],
+    vault_plaintext_addr: Option<SocketAddr>,
     vault_host: String,
     pin: ConnectTo,
     ca_pem: String,
@@ -188,6 +189,23 @@ impl Emulator {
             listeners.push((listener, local));
         }
         let addrs: [SocketAddr; SERVICES] = std::array::from_fn(|i| listeners[i].1);
+        let plaintext_vault = match config.vault_plaintext_listen {
+            None => None,
+            Some(addr) => {
+                let listener = listen(addr).map_err(|source| Error::Listen {
+                    addr,
+                    service: "Key Vault (plain HTTP)",
+                    source,
+                })?;
+                let local = listener.local_addr().map_err(|source| Error::Listen {
+                    addr,
+                    service: "Key Vault (plain HTTP)",
+                    source,
+                })?;
+                Some((listener, local))
+            }
+        };
+        let vault_plaintext_addr = plaintext_vault.as_ref().map(|(_, addr)| *addr);
 
         let pki = pki::generate(std::slice::from_ref(&config.vault_host))?;
         let local_names = vec!["localhost".to_owned(), config.platform_ip.to_string()];
@@ -228,7 +246,7 @@ impl Emulator {
         let acceptor = |config: &Arc<rustls::ServerConfig>| {
             Some(tokio_rustls::TlsAcceptor::from(config.clone()))
         };
-        let tasks = listeners
+        let mut tasks: Vec<JoinHandle<()>> = listeners
             .into_iter()
             .zip(&SPECS)
             .map(|((listener, _), spec)| {
@@ -245,8 +263,17 @@ impl Emulator {
                 ))
             })
             .collect();
+        if let Some((listener, _)) = plaintext_vault {
+            tasks.push(tokio::spawn(server::serve(
+                listener,
+                None,
+                handler(&state, Service::Vault, keyvault::handle),
+                accepted(&state, Service::Vault),
+            )));
+        }
         Ok(Emulator {
             addrs,
+            vault_plaintext_addr,
             vault_host,
             pin,
             ca_pem: pki.ca_pem,
@@ -267,7 +294,13 @@ impl Emulator {
         format!("http://{}", self.addr(Service::Imds))
     }
 
-    /// Where the vault listens.
+    /// Where the vault also listens in plain HTTP, when
+    /// `EmulatorConfig::vault_plaintext_listen` asked for it.
+    pub fn vault_plaintext_addr(&self) -> Option<SocketAddr> {
+        self.vault_plaintext_addr
+    }
+
+    /// Where the vault listens (TLS with the emulator's CA).
     pub fn vault_addr(&self) -> SocketAddr {
         self.addr(Service::Vault)
     }

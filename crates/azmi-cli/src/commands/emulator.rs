@@ -11,7 +11,8 @@ use super::Failure;
 use crate::args::EmulatorArgs;
 
 pub(crate) async fn run(args: &EmulatorArgs) -> Result<(), Failure> {
-    for addr in [args.imds_listen, args.vault_listen] {
+    let addrs = [args.imds_listen, args.vault_listen];
+    for addr in addrs.into_iter().chain(args.vault_plaintext_listen) {
         let ip = addr.ip();
         let local =
             ip.is_loopback() || matches!(ip, std::net::IpAddr::V4(v4) if v4.is_link_local());
@@ -38,6 +39,7 @@ pub(crate) async fn run(args: &EmulatorArgs) -> Result<(), Failure> {
     let config = EmulatorConfig {
         imds_listen: args.imds_listen,
         vault_listen: args.vault_listen,
+        vault_plaintext_listen: args.vault_plaintext_listen,
         faults: args.fault.clone(),
         arc_token_dir,
         ..EmulatorConfig::demo()
@@ -80,7 +82,7 @@ fn print_instructions(emulator: &Emulator, ca_path: &Path) {
         "# azmi emulator: every managed-identity endpoint and a Key Vault, on loopback; Ctrl-C stops it.
 #   IMDS:      {imds}  (system-assigned identity, and user-assigned `azmi-demo` with client id {client})
 #   Key Vault: {vault} served at {addr}  (secrets: mysecret, uami-only, disabled-secret)
-#   CA:        {ca}
+#   CA:        {ca}{plaintext}
 # Point azmi at it (in another shell):
 export AZURE_POD_IDENTITY_AUTHORITY_HOST={imds}
 export AZMI_CONNECT_TO={connect_to}
@@ -96,6 +98,10 @@ export AZMI_CA_FILE={ca}
         addr = emulator.vault_addr(),
         host = demo::VAULT_HOST,
         ip = emulator.vault_addr().ip(),
+        plaintext = emulator
+            .vault_plaintext_addr()
+            .map(|a| format!("\n#   Key Vault in plain HTTP (for hosts that cannot trust the CA): http://{a}"))
+            .unwrap_or_default(),
     );
     for source in [
         Source::Arc,

@@ -33,7 +33,17 @@ fn fault_lists_parse() {
             refresh_in: Some(1)
         }
     );
+    let (_, faults) =
+        parse_fault_list("vault=challenge-resource=https://management.azure.com").unwrap();
+    let Fault::Challenge(header) = &faults[0] else {
+        panic!("a challenge: {faults:?}")
+    };
+    assert!(
+        header.ends_with(r#", resource="https://management.azure.com""#),
+        "{header}"
+    );
     for bad in [
+        "vault=challenge-resource",
         "imds",
         "dns=500",
         "imds=600",

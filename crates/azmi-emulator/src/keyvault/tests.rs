@@ -48,3 +48,41 @@ async fn every_answer_carries_the_service_headers() {
     assert_ne!(ids[0], ids[1], "each answer has its own request id");
     assert!(challenge.headers().contains_key("www-authenticate"));
 }
+
+#[tokio::test]
+async fn the_plaintext_listener_is_the_same_vault_without_tls() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let emulator = Emulator::start(EmulatorConfig {
+        vault_plaintext_listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+        ..EmulatorConfig::demo()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        Emulator::start(EmulatorConfig::demo())
+            .await
+            .unwrap()
+            .vault_plaintext_addr(),
+        None,
+        "no plaintext vault unless asked"
+    );
+    let addr = emulator.vault_plaintext_addr().expect("asked for one");
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"GET /secrets/mysecret?api-version=7.4 HTTP/1.1\r\nhost: myvault.vault.azure.net\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("www-authenticate: bearer authorization="),
+        "{answer}"
+    );
+    assert_eq!(
+        emulator.requests(crate::Service::Vault),
+        1,
+        "counted as the vault's"
+    );
+}
