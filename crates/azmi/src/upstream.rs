@@ -182,14 +182,31 @@ impl UpstreamGate {
     ) -> Result<Sent, Error> {
         let endpoint = self.endpoint(endpoint);
         let by = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
-        let _permit = match endpoint.admit(by).await {
+        let permit = match endpoint.admit(by).await {
             Ok(permit) => permit,
             Err(wait) => return Ok(self.held_back(wait)),
         };
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        // The call's deadline may drop this future before the endpoint
+        // answers: that request failed, and /healthz must say so.
+        let mut unanswered = Unanswered(Some(&self.counters));
         let sent = request.await;
+        unanswered.0 = None;
         self.observe(&endpoint, &sent);
-        sent
+        // The request is in flight until its body has been read (or
+        // dropped), not just its head: the permit goes with the body.
+        sent.map(|(response, io)| {
+            let response = response.map(|body| match permit {
+                None => body,
+                Some(permit) => body
+                    .map_frame(move |frame| {
+                        let _in_flight = &permit;
+                        frame
+                    })
+                    .boxed_unsync(),
+            });
+            (response, io)
+        })
     }
     fn observe(&self, endpoint: &Endpoint, sent: &Result<Sent, Error>) {
         let c = &self.counters;
@@ -234,6 +251,19 @@ impl UpstreamGate {
         headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
         let io: Box<dyn Future<Output = Result<(), Error>> + Send> = Box::new(async { Ok(()) });
         (response, io)
+    }
+}
+
+/// Counts a request whose future was dropped before its answer came as
+/// failed and the endpoint as unreachable (armed while it is `Some`).
+struct Unanswered<'a>(Option<&'a Counters>);
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.0 {
+            c.errors.fetch_add(1, Ordering::Relaxed);
+            c.reachable.store(2, Ordering::Relaxed);
+        }
     }
 }
 

@@ -370,3 +370,60 @@ async fn a_429_holds_back_requests_already_queued_and_its_end_lets_only_the_burs
         "{went:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_request_dropped_before_its_answer_counts_the_endpoint_unreachable() {
+    let gate = gate(0, 0);
+    let sent = Arc::new(AtomicU32::new(0));
+    send(
+        gate.clone(),
+        Instant::now(),
+        Duration::from_secs(30),
+        200,
+        None,
+        sent,
+    )
+    .await;
+    assert_eq!(gate.stats().reachable, Some(true));
+    // The call's deadline drops the request while the endpoint hangs.
+    let hanging = gate.clone().send(
+        ENDPOINT,
+        Instant::now() + Duration::from_secs(30),
+        std::future::pending::<Result<Sent, Error>>(),
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_secs(2), hanging)
+            .await
+            .is_err()
+    );
+    let stats = gate.stats();
+    assert_eq!((stats.requests, stats.errors), (2, 1));
+    assert_eq!(stats.reachable, Some(false));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_holds_its_slot_until_its_body_is_done_with() {
+    let gate = gate(0, 1);
+    let t0 = Instant::now();
+    let sent = Arc::new(AtomicU32::new(0));
+    let (first, _io) = gate
+        .clone()
+        .send(ENDPOINT, t0 + Duration::from_secs(30), async {
+            answer(200, None)
+        })
+        .await
+        .expect("an answer");
+    let second = tokio::spawn(send(
+        gate.clone(),
+        t0,
+        Duration::from_secs(30),
+        200,
+        None,
+        sent.clone(),
+    ));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(sent.load(Ordering::Relaxed), 0, "the first body is unread");
+    drop(first);
+    let (status, went) = second.await.expect("the second call");
+    assert_eq!((status, went), (200, Some(Duration::from_secs(3))));
+}
