@@ -427,3 +427,19 @@ async fn a_request_holds_its_slot_until_its_body_is_done_with() {
     let (status, went) = second.await.expect("the second call");
     assert_eq!((status, went), (200, Some(Duration::from_secs(3))));
 }
+
+/// Not a timing: a request the gate may send at once must not wait for
+/// the timer's next tick (a millisecond, which was most of an uncached
+/// call's cost), so it is sent, and answered, at the first poll.
+#[tokio::test]
+async fn a_request_that_may_go_now_is_sent_at_the_first_poll() {
+    for gate in [gate(0, 0), gate(5, 5)] {
+        let mut send = std::pin::pin!(gate.send(
+            ENDPOINT,
+            Instant::now() + Duration::from_secs(30),
+            async { answer(200, None) }
+        ));
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(send.as_mut().poll(cx))).await;
+        assert!(first.is_ready(), "the request waited for a timer");
+    }
+}
