@@ -5,13 +5,14 @@
 //! * `engine_start`: a `Runtime` from the embedded component, compiled by
 //!   Cranelift, and loaded from the disk cache;
 //! * `instantiate`: one tenant's store + instance, on-demand and pooled;
-//! * `get_token/cached`; `get_token/uncached` (and `uncached_pooled`)
+//! * `get_token/cached`; `get_token/uncached` (the default configuration:
+//!   pooled), `uncached_pooled` (a 64-slot pool) and `uncached_on_demand`
 //!   beside `get_token/native_hyper`, the same IMDS request from a plain
 //!   hyper client in the same run; `get_token_1ms_service/*` the same
 //!   against an IMDS that answers 1 ms late;
 //! * `get_secret`: a secret read with the token and challenge cached;
-//! * `throughput`: N tenants making uncached calls at once, with on-demand
-//!   and pooled instances;
+//! * `throughput`: N tenants making uncached calls at once, with the
+//!   default (pooled), a 64-slot pool and on-demand instances;
 //! * `process`: the whole `azmi token` process, compiled component cached;
 //! * memory per idle tenant, printed before the timings (an RSS delta, not
 //!   a criterion measurement).
@@ -29,7 +30,10 @@ use hyper::body::Bytes;
 struct Fixture {
     rt: tokio::runtime::Runtime,
     emulator: Emulator,
+    /// The default configuration.
     runtime: Runtime,
+    /// Memory mapped per call (`RuntimeBuilder::on_demand`).
+    on_demand: Runtime,
     cache_dir: PathBuf,
 }
 
@@ -56,10 +60,16 @@ impl Fixture {
             .cache_dir(&cache_dir)
             .build()
             .expect("the component loads");
+        let on_demand = Runtime::builder()
+            .cache_dir(&cache_dir)
+            .on_demand()
+            .build()
+            .expect("the component loads");
         Fixture {
             rt,
             emulator,
             runtime,
+            on_demand,
             cache_dir,
         }
     }
@@ -109,7 +119,7 @@ fn pooled_runtime(f: &Fixture) -> Runtime {
 fn instantiate(c: &mut Criterion, f: &Fixture) {
     let pooled = pooled_runtime(f);
     let mut group = c.benchmark_group("instantiate");
-    for (name, runtime) in [("on_demand", &f.runtime), ("pooled", &pooled)] {
+    for (name, runtime) in [("on_demand", &f.on_demand), ("pooled", &pooled)] {
         let tenant = f.tenant(runtime);
         group.bench_function(name, |b| {
             b.to_async(&f.rt)
@@ -157,10 +167,15 @@ fn uncached_vs_native(c: &mut Criterion, f: &Fixture, emulator: &Emulator, name:
             .expect("a valid configuration");
         Credential::new(runtime.clone(), config)
     };
-    let on_demand = tenant_of(&f.runtime);
-    // Through the pooling allocator: no memory mapped and unmapped per call.
+    let default = tenant_of(&f.runtime);
     let pooled = tenant_of(&pooled_runtime(f));
-    for (label, tenant) in [("uncached", &on_demand), ("uncached_pooled", &pooled)] {
+    // Memory mapped and unmapped for every call.
+    let on_demand = tenant_of(&f.on_demand);
+    for (label, tenant) in [
+        ("uncached", &default),
+        ("uncached_pooled", &pooled),
+        ("uncached_on_demand", &on_demand),
+    ] {
         group.bench_function(label, |b| {
             b.to_async(&f.rt).iter(|| async {
                 tenant
@@ -233,6 +248,8 @@ fn throughput(c: &mut Criterion, f: &Fixture) {
         ("tenants", &f.runtime, 100),
         ("pooled_tenants", &pooled, 10),
         ("pooled_tenants", &pooled, 100),
+        ("on_demand_tenants", &f.on_demand, 10),
+        ("on_demand_tenants", &f.on_demand, 100),
     ] {
         let credentials: Vec<Credential> = (0..tenants).map(|_| f.tenant(runtime)).collect();
         group.throughput(Throughput::Elements((tenants * CALLS_PER_TENANT) as u64));

@@ -64,14 +64,26 @@ impl Drop for Inner {
     }
 }
 
-/// Builds a `Runtime`: which component, and where compiled components are
-/// cached.
-#[derive(Default)]
+/// Builds a `Runtime`: which component, where compiled components are
+/// cached, how calls get their memory.
 pub struct RuntimeBuilder {
     component: Option<(Vec<u8>, String)>,
     cache_dir: Option<PathBuf>,
     pooling: Option<Pooling>,
     upstream: UpstreamLimit,
+}
+
+impl Default for RuntimeBuilder {
+    /// The built-in component, no disk cache, pooled instances
+    /// (`Pooling::default()`), the identity endpoints counted but not paced.
+    fn default() -> RuntimeBuilder {
+        RuntimeBuilder {
+            component: None,
+            cache_dir: None,
+            pooling: Some(Pooling::default()),
+            upstream: UpstreamLimit::default(),
+        }
+    }
 }
 
 /// Sizes wasmtime's pooling allocator: memory and stacks for `instances`
@@ -167,12 +179,25 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Uses wasmtime's pooling allocator, sized by `pooling`, instead of
-    /// mapping memory for every call: faster instantiation under load, and
-    /// a hard bound on the calls (and so the memory) in flight. By default
-    /// each call maps its own memory and only the per-call limits apply.
+    /// Sizes wasmtime's pooling allocator, which every runtime uses unless
+    /// told `on_demand`: each call takes a slot reserved once instead of
+    /// mapping memory of its own, and starts from the component's initial
+    /// image all the same (an uncached call costs less than half as much
+    /// on one thread: BENCHMARKS.md), and the slots bound the calls, so the
+    /// memory, in flight. The default, `Pooling::default()`, reserves address space
+    /// for 1,000 calls at once (about 4 TiB of it, unbacked: nothing is
+    /// resident until a call runs).
     pub fn pooling(mut self, pooling: Pooling) -> RuntimeBuilder {
         self.pooling = Some(pooling);
+        self
+    }
+
+    /// Maps memory for each call instead of pooling it: for a process that
+    /// makes a call or two and exits (the `azmi` CLI's `token` and
+    /// `secret`), where a pool's reservation buys nothing. Only the
+    /// per-call limits bound memory then.
+    pub fn on_demand(mut self) -> RuntimeBuilder {
+        self.pooling = None;
         self
     }
 

@@ -89,8 +89,13 @@ pub(crate) fn config_builder(
     Ok(builder)
 }
 
+/// The runtime of a one-shot command: a call or two, then exit, so its
+/// instances are not pooled (`azmi serve` keeps the pooled default).
 pub(crate) fn runtime(common: &Common) -> Result<Runtime, Failure> {
-    runtime_builder(common)?.build().map_err(config_failure)
+    runtime_builder(common)?
+        .on_demand()
+        .build()
+        .map_err(config_failure)
 }
 
 /// The runtime the common flags describe, before any setting of a command's own.

@@ -16,7 +16,11 @@ async fn call(runtime: Runtime) -> Error {
 
 #[tokio::test]
 async fn a_component_with_many_memories_is_stopped() {
-    let on_demand = Runtime::from_component_bytes(&many_memories(), "many memories").unwrap();
+    let on_demand = Runtime::builder()
+        .component_bytes(&many_memories(), "many memories")
+        .on_demand()
+        .build()
+        .unwrap();
     let err = call(on_demand).await;
     assert_error!(
         err,
@@ -36,11 +40,12 @@ async fn a_component_with_many_memories_is_stopped() {
 #[tokio::test]
 async fn memory_and_tables_share_one_budget() {
     for pooled in [false, true] {
-        let mut builder =
-            Runtime::builder().component_bytes(&memory_and_tables(), "memory and tables");
-        if pooled {
-            builder = builder.pooling(Pooling::default().instances(2));
-        }
+        let builder = Runtime::builder().component_bytes(&memory_and_tables(), "memory and tables");
+        let builder = if pooled {
+            builder.pooling(Pooling::default().instances(2))
+        } else {
+            builder.on_demand()
+        };
         let err = call(builder.build().unwrap()).await;
         assert_error!(
             err,
