@@ -33,7 +33,7 @@ use bindings::exports::wasi::config0_2_0_rc_1::store as rc1;
 
 struct Component;
 
-/// Values and refusals, for as long as this instance lives.
+/// Values and absences, for as long as this instance lives.
 static STORE: std::sync::LazyLock<std::sync::Mutex<store::Store>> =
     std::sync::LazyLock::new(Default::default);
 
@@ -76,6 +76,7 @@ fn failure(e: credentials::Error) -> store::Failure {
         status: s.status,
         code: s.code,
         message: s.message,
+        inner_code: s.inner_code,
     };
     match e {
         E::Unavailable(m) => F::Unavailable(m),

@@ -44,9 +44,13 @@ impl Settings {
             ..Settings::default()
         };
         for (name, value) in vars {
+            // An empty variable is an unset one, as for azmi's others.
             let value = value.trim().to_owned();
+            if value.is_empty() {
+                continue;
+            }
             match name.as_str() {
-                "AZMI_VAULT_URL" if !value.is_empty() => settings.vault_url = Some(value),
+                "AZMI_VAULT_URL" => settings.vault_url = Some(value),
                 "AZMI_CONFIG_KEYS" => {
                     settings.keys = Some(
                         value
@@ -58,7 +62,7 @@ impl Settings {
                     );
                 }
                 "AZMI_CONFIG_TTL" => settings.ttl = parse_ttl(&value)?,
-                "AZMI_CLIENT_ID" if !value.is_empty() => settings.client_id = Some(value),
+                "AZMI_CLIENT_ID" => settings.client_id = Some(value),
                 _ => {}
             }
         }
@@ -115,6 +119,8 @@ pub(crate) struct ServiceFailure {
     pub(crate) status: u16,
     pub(crate) code: String,
     pub(crate) message: String,
+    /// The innermost code (`SecretDisabled`, `ForbiddenByRbac`, …).
+    pub(crate) inner_code: Option<String>,
 }
 
 /// A `credentials` error, case by case (lib.rs maps the WIT's to this).
@@ -144,15 +150,21 @@ pub(crate) fn outcome_of_failure(failure: &Failure) -> Result<Option<String>, Er
     };
     Err(match failure {
         Failure::NotFound(s) if s.code == "SecretNotFound" => return Ok(None),
-        Failure::Unavailable(m) => Error::Io(format!(
-            "no managed-identity endpoint answered: {m} (run on an Azure resource with a managed identity, or set its endpoint's variables)"
-        )),
+        // azmi's message already names the endpoint and the fix.
+        Failure::Unavailable(m) => Error::Io(m.clone()),
         Failure::Timeout(m) => Error::Io(format!("timed out: {m}")),
         Failure::Other(m) => Error::Io(m.clone()),
         Failure::Denied(m) => Error::Upstream(format!(
             "refused by the sandbox: {m} (the platform must allow outbound requests to the identity endpoint and the vault)"
         )),
         Failure::Unauthorized(s) => Error::Upstream(service("unauthorized", s, "")),
+        Failure::Forbidden(s) if s.inner_code.as_deref() == Some("SecretDisabled") => {
+            Error::Upstream(service(
+                "disabled",
+                s,
+                " (the secret is disabled in the vault: enable it, or read another)",
+            ))
+        }
         Failure::Forbidden(s) => Error::Upstream(service(
             "forbidden",
             s,
@@ -184,6 +196,10 @@ struct Entry {
     fetched: Instant,
 }
 
+/// The most values (and absences) an instance keeps: a client that asks
+/// for ever new keys must not grow a long-lived instance without bound.
+const MAX_ENTRIES: usize = 1024;
+
 /// The instance's memory of values. Errors are never kept: the next call
 /// asks again.
 #[derive(Default)]
@@ -212,6 +228,7 @@ impl Store {
         let value = vault
             .read(vault_url, &slot.2, settings.client_id.as_deref())
             .map_err(|e| in_context(e, &slot.2, vault_url))?;
+        self.make_room(settings.ttl, now);
         self.entries.insert(
             slot,
             Entry {
@@ -220,6 +237,24 @@ impl Store {
             },
         );
         Ok(value)
+    }
+
+    /// Forgets what has expired and, if the store is still full, what was
+    /// read longest ago.
+    fn make_room(&mut self, ttl: Duration, now: Instant) {
+        self.entries
+            .retain(|_, e| now.saturating_duration_since(e.fetched) < ttl);
+        while self.entries.len() >= MAX_ENTRIES {
+            let oldest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.fetched)
+                .map(|(slot, _)| slot.clone());
+            match oldest {
+                Some(slot) => self.entries.remove(&slot),
+                None => break,
+            };
+        }
     }
 
     /// Every key of `AZMI_CONFIG_KEYS` the vault has, with its value. A

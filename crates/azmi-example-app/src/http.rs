@@ -43,14 +43,14 @@ impl Request {
             segments: path
                 .split('/')
                 .filter(|s| !s.is_empty())
-                .map(percent_decode)
+                .map(|segment| percent_decode(segment, false))
                 .collect(),
             query: query
                 .split('&')
                 .filter(|p| !p.is_empty())
                 .map(|p| {
                     let (name, value) = p.split_once('=').unwrap_or((p, ""));
-                    (percent_decode(name), percent_decode(value))
+                    (percent_decode(name, true), percent_decode(value, true))
                 })
                 .collect(),
         }
@@ -65,9 +65,9 @@ impl Request {
     }
 }
 
-/// `%XX` escapes and `+` (a space in a query); anything else stays as it
-/// is, so a malformed escape is kept rather than refused.
-fn percent_decode(text: &str) -> String {
+/// `%XX` escapes, and in a query `+` as a space; anything else stays as
+/// it is, so a malformed escape is kept rather than refused.
+fn percent_decode(text: &str, in_query: bool) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -82,7 +82,7 @@ fn percent_decode(text: &str) -> String {
                 }
                 _ => out.push(b'%'),
             },
-            b'+' => out.push(b' '),
+            b'+' if in_query => out.push(b' '),
             b => out.push(b),
         }
         i += 1;

@@ -2,19 +2,18 @@
 //! from `wasi:config/store` and knows nothing of azmi: wherever its
 //! configuration comes from (`wasmtime serve -S config-var=…`, Spin's
 //! variables, or azmi's Key Vault provider plugged in with `wac plug`),
-//! it is the same component. It never answers a value, only that it has
-//! one: its length and SHA-256.
+//! it is the same component. It never answers a value, nor anything
+//! derived from it that would let a client guess it offline: only that it
+//! has one, its length, and, when the caller names the SHA-256 it expects,
+//! whether the value has it (how the interop run checks a value).
 //!
-//! * `GET /config/KEY`: `get(KEY)`; 404 when the key is not set.
+//! * `GET /config/KEY[?sha256=HEX]`: `get(KEY)`; 404 when the key is not
+//!   set.
 //! * `GET /config`: `get-all`; answers the keys, not the values.
 //!
 //! A store's error answers 502 `{"error": "upstream"|"io", "message": …}`.
 
 #[path = "../../azmi-example-app/src/http.rs"]
-#[expect(
-    dead_code,
-    reason = "this app routes on the path alone; the query is for the credentials app"
-)]
 mod http;
 
 mod bindings {
@@ -51,15 +50,14 @@ impl Guest for App {
 fn answer(request: &http::Request) -> (u16, Value) {
     match request.segments.as_slice() {
         [config, key] if config == "config" => match store::get(key) {
-            Ok(Some(value)) => (
-                200,
-                json!({
-                    "key": key,
-                    "found": true,
-                    "bytes": value.len(),
-                    "sha256": hex(&sha2::Sha256::digest(value.as_bytes())),
-                }),
-            ),
+            Ok(Some(value)) => {
+                let mut body = json!({"key": key, "found": true, "bytes": value.len()});
+                if let Some(expected) = request.param("sha256") {
+                    let actual = hex(&sha2::Sha256::digest(value.as_bytes()));
+                    body["sha256_matches"] = json!(actual.eq_ignore_ascii_case(expected));
+                }
+                (200, body)
+            }
             Ok(None) => (
                 404,
                 json!({"key": key, "found": false, "message": format!("`{key}` is not set in this app's configuration")}),

@@ -1,8 +1,8 @@
 //! For `tests/interop/wasmtime-serve` only, never for a deployment: a
 //! component that exports `wasi:http/outgoing-handler`, plugged (`wac
 //! plug`) between an app and the host, that sends every `https` request
-//! as plain `http` to the same host name on port 80, and passes every
-//! other request through unchanged.
+//! to a Key Vault name (`*.vault.azure.net`) as plain `http` to the same
+//! name on port 80, and passes every other request through unchanged.
 //!
 //! Why it exists: `wasmtime serve` verifies TLS against the public web
 //! PKI compiled into it (webpki-roots) and takes no other trust root, so
@@ -41,10 +41,14 @@ impl Guest for Offload {
         request: OutgoingRequest,
         options: Option<RequestOptions>,
     ) -> Result<FutureIncomingResponse, ErrorCode> {
-        if matches!(request.scheme(), Some(Scheme::Https)) {
-            let host = request
-                .authority()
-                .map(|a| a.strip_suffix(":443").map(str::to_owned).unwrap_or(a));
+        let vault_host = request
+            .authority()
+            .and_then(|a| {
+                a.rsplit_once(':')
+                    .map_or(Some(a.clone()), |(h, _)| Some(h.to_owned()))
+            })
+            .filter(|host| host.ends_with(".vault.azure.net"));
+        if let (Some(Scheme::Https), Some(host)) = (request.scheme(), vault_host) {
             let refused = |what: &str| {
                 ErrorCode::InternalError(Some(format!("tls-offload: cannot set the {what}")))
             };
@@ -52,7 +56,7 @@ impl Guest for Offload {
                 .set_scheme(Some(&Scheme::Http))
                 .map_err(|()| refused("scheme"))?;
             request
-                .set_authority(host.as_deref())
+                .set_authority(Some(&host))
                 .map_err(|()| refused("authority"))?;
         }
         outgoing_handler::handle(request, options)

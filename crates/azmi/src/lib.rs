@@ -47,8 +47,9 @@
 //! `azmi:identity/credentials` (WIT world `credential-consumer`); link it
 //! into their linker with [`add_to_linker_async`], each store handing out
 //! its tenant's credential through [`CredentialsView`]
-//! (`examples/plugin-host.rs`). Under load, size the pooling
-//! allocator with [`RuntimeBuilder::pooling`]. `examples/tenants.rs` is a
+//! (`examples/plugin-host.rs`). Calls run in a pool of instances by
+//! default ([`RuntimeBuilder::pooling`] sizes it,
+//! [`RuntimeBuilder::on_demand`] is for one-shot processes). `examples/tenants.rs` is a
 //! complete program against the emulator
 //! (`cargo run -p azmi --example tenants`); `examples/load.rs` drives
 //! thousands of tenants.

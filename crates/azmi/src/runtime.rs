@@ -70,6 +70,8 @@ pub struct RuntimeBuilder {
     component: Option<(Vec<u8>, String)>,
     cache_dir: Option<PathBuf>,
     pooling: Option<Pooling>,
+    /// Whether the host chose `pooling` or `on_demand` itself.
+    pooling_chosen: bool,
     upstream: UpstreamLimit,
 }
 
@@ -81,6 +83,7 @@ impl Default for RuntimeBuilder {
             component: None,
             cache_dir: None,
             pooling: Some(Pooling::default()),
+            pooling_chosen: false,
             upstream: UpstreamLimit::default(),
         }
     }
@@ -184,20 +187,22 @@ impl RuntimeBuilder {
     /// mapping memory of its own, and starts from the component's initial
     /// image all the same (an uncached call costs less than half as much
     /// on one thread: BENCHMARKS.md), and the slots bound the calls, so the
-    /// memory, in flight. The default, `Pooling::default()`, reserves address space
-    /// for 1,000 calls at once (about 4 TiB of it, unbacked: nothing is
-    /// resident until a call runs).
+    /// memory, in flight. The default is `Pooling::default()`; where its
+    /// address space cannot be reserved (a `ulimit -v`), a runtime that was
+    /// not given a pool here maps memory per call instead, with a warning.
     pub fn pooling(mut self, pooling: Pooling) -> RuntimeBuilder {
         self.pooling = Some(pooling);
+        self.pooling_chosen = true;
         self
     }
 
     /// Maps memory for each call instead of pooling it: for a process that
-    /// makes a call or two and exits (the `azmi` CLI's `token` and
-    /// `secret`), where a pool's reservation buys nothing. Only the
+    /// makes a call or two and exits (the `azmi` CLI's `token`, `secret`
+    /// and `demo`), where a pool's reservation buys nothing. Only the
     /// per-call limits bound memory then.
     pub fn on_demand(mut self) -> RuntimeBuilder {
         self.pooling = None;
+        self.pooling_chosen = true;
         self
     }
 
@@ -218,23 +223,38 @@ impl RuntimeBuilder {
         let (wasm, source) = self
             .component
             .unwrap_or_else(|| (COMPONENT.to_vec(), "the built-in component".to_owned()));
-        let mut config = wasmtime::Config::new();
-        config.epoch_interruption(true);
-        config.wasm_component_model(true);
-        if let Some(pooling) = self.pooling {
-            config.allocation_strategy(pooling_config(pooling)?);
-        }
-        let engine = Engine::new(&config).map_err(|e| {
-            Error::config(
-                Setting::Engine,
-                None,
-                format!("cannot create the wasm engine: {e}"),
-            )
-        })?;
+        let engine_with = |pooling: Option<Pooling>| -> Result<Engine, Error> {
+            let mut config = wasmtime::Config::new();
+            config.epoch_interruption(true);
+            config.wasm_component_model(true);
+            if let Some(pooling) = pooling {
+                config.allocation_strategy(pooling_config(pooling)?);
+            }
+            Engine::new(&config).map_err(|e| {
+                Error::config(
+                    Setting::Engine,
+                    None,
+                    format!("cannot create the wasm engine: {e}"),
+                )
+            })
+        };
+        let mut pooling = self.pooling;
+        let engine = match engine_with(pooling) {
+            // The default pool's address space cannot be reserved here (a
+            // `ulimit -v`, a small virtual address space): calls map their
+            // own memory instead, as `on_demand` would. A pool the host
+            // sized itself is never replaced.
+            Err(e) if !self.pooling_chosen && pooling.is_some() => {
+                tracing::warn!(target: "azmi::runtime", "{e}; the default instance pool does not fit this process's address space, so each call maps its own memory (RuntimeBuilder::pooling sizes a smaller pool)");
+                pooling = None;
+                engine_with(None)?
+            }
+            engine => engine?,
+        };
         let component =
             crate::precompiled::load_or_compile(&engine, &wasm, self.cache_dir.as_deref())
                 .map_err(|e| {
-                    let fix = if self.pooling.is_some() {
+                    let fix = if pooling.is_some() {
                         format!(
                             " (or it does not fit the pooling allocator's limits: {CORE_INSTANCES_PER_CALL} core instances, {MEMORIES_PER_CALL} memory and {TABLES_PER_CALL} tables per instance, Pooling::memory_bytes of memory)"
                         )
@@ -273,7 +293,7 @@ impl RuntimeBuilder {
                 engine,
                 component,
                 pre,
-                instance_slots: self.pooling.map(|p| InstanceSlots {
+                instance_slots: pooling.map(|p| InstanceSlots {
                     permits: Arc::new(Semaphore::new(p.instances as usize)),
                     memory_bytes: p.memory_bytes,
                 }),
@@ -362,7 +382,7 @@ impl Runtime {
                 Setting::Limits,
                 Some(&config.limits.memory_bytes.to_string()),
                 format!(
-                    "the call's memory limit ({} bytes) is larger than the runtime's pool slots ({} bytes): lower CallLimits::memory_bytes or raise Pooling::memory_bytes",
+                    "the call's memory limit ({} bytes) is larger than the runtime's pool slots ({} bytes): lower CallLimits::memory_bytes, raise Pooling::memory_bytes (RuntimeBuilder::pooling), or build the runtime with RuntimeBuilder::on_demand()",
                     config.limits.memory_bytes, slots.memory_bytes
                 ),
             ));

@@ -189,7 +189,7 @@ impl UpstreamGate {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         // The call's deadline may drop this future before the endpoint
         // answers: that request failed, and /healthz must say so.
-        let mut unanswered = Unanswered(Some(&self.counters));
+        let mut unanswered = Unanswered(Some((&self.counters, deadline)));
         let sent = request.await;
         unanswered.0 = None;
         self.observe(&endpoint, &sent);
@@ -254,13 +254,17 @@ impl UpstreamGate {
     }
 }
 
-/// Counts a request whose future was dropped before its answer came as
-/// failed and the endpoint as unreachable (armed while it is `Some`).
-struct Unanswered<'a>(Option<&'a Counters>);
+/// Counts a request whose future was dropped at its call's deadline
+/// before the answer came as failed, and the endpoint as unreachable
+/// (armed while it is `Some`). A caller that gave up earlier says nothing
+/// of the endpoint.
+struct Unanswered<'a>(Option<(&'a Counters, Instant)>);
 
 impl Drop for Unanswered<'_> {
     fn drop(&mut self) {
-        if let Some(c) = self.0 {
+        if let Some((c, deadline)) = self.0
+            && Instant::now() >= deadline
+        {
             c.errors.fetch_add(1, Ordering::Relaxed);
             c.reachable.store(2, Ordering::Relaxed);
         }

@@ -211,6 +211,7 @@ fn failures_become_the_wasi_config_case_a_caller_can_act_on() {
         status,
         code: code.into(),
         message: "the service said so".into(),
+        inner_code: None,
     };
     assert_eq!(
         outcome_of_failure(&Failure::NotFound(service(404, "SecretNotFound"))),
@@ -239,7 +240,72 @@ fn failures_become_the_wasi_config_case_a_caller_can_act_on() {
     assert!(upstream(Failure::Service(service(429, "Throttled"))).contains("HTTP 429 Throttled"));
     assert!(upstream(Failure::InvalidArgument("bad vault".into())).contains("bad vault"));
     assert!(upstream(Failure::InvalidResponse("not JSON".into())).contains("not JSON"));
-    assert!(io(Failure::Unavailable("refused".into())).contains("managed identity"));
+    let disabled = ServiceFailure {
+        inner_code: Some("SecretDisabled".into()),
+        ..service(403, "Forbidden")
+    };
+    let message = upstream(Failure::Forbidden(disabled));
+    assert!(message.contains("the secret is disabled"), "{message}");
+    assert!(!message.contains("Secrets User"), "{message}");
+    // azmi's own message names the endpoint and the fix; it is not repeated.
+    assert_eq!(
+        io(Failure::Unavailable(
+            "no endpoint answered at X; run on Azure".into()
+        )),
+        "no endpoint answered at X; run on Azure"
+    );
     assert!(io(Failure::Timeout("deadline".into())).contains("timed out"));
     assert_eq!(io(Failure::Other("TLS".into())), "TLS");
+}
+
+#[test]
+fn empty_variables_are_unset_ones() {
+    let settings = Settings::from_vars(
+        [
+            ("AZMI_VAULT_URL", VAULT),
+            ("AZMI_CONFIG_TTL", ""),
+            ("AZMI_CONFIG_KEYS", " "),
+            ("AZMI_CLIENT_ID", ""),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    )
+    .expect("empty is unset");
+    let error = Store::default()
+        .get_all(&vault(), &settings, Instant::now())
+        .expect_err("no keys");
+    assert!(
+        matches!(&error, Error::Upstream(m) if m.contains("AZMI_CONFIG_KEYS")),
+        "{error:?}"
+    );
+    let vault = vault();
+    Store::default()
+        .get(&vault, &settings, "mysecret", Instant::now())
+        .expect("read");
+    assert_eq!(vault.reads.borrow()[0].1, None, "no client id");
+}
+
+#[test]
+fn a_store_keeps_at_most_max_entries_and_forgets_the_oldest_first() {
+    let vault = vault();
+    let settings = settings(&[]);
+    let mut store = Store::default();
+    let start = Instant::now();
+    for i in 0..super::MAX_ENTRIES + 10 {
+        let at = start + Duration::from_millis(i as u64);
+        store
+            .get(&vault, &settings, &format!("key{i}"), at)
+            .expect("read");
+    }
+    assert_eq!(store.entries.len(), super::MAX_ENTRIES);
+    let reads = vault.reads.borrow().len();
+    let later = start + Duration::from_secs(2);
+    store.get(&vault, &settings, "key0", later).expect("read");
+    assert_eq!(
+        vault.reads.borrow().len(),
+        reads + 1,
+        "the oldest was forgotten"
+    );
+    let last = format!("key{}", super::MAX_ENTRIES + 9);
+    store.get(&vault, &settings, &last, later).expect("kept");
+    assert_eq!(vault.reads.borrow().len(), reads + 1, "the newest was kept");
 }

@@ -385,19 +385,26 @@ async fn a_request_dropped_before_its_answer_counts_the_endpoint_unreachable() {
     )
     .await;
     assert_eq!(gate.stats().reachable, Some(true));
-    // The call's deadline drops the request while the endpoint hangs.
-    let hanging = gate.clone().send(
-        ENDPOINT,
-        Instant::now() + Duration::from_secs(30),
-        std::future::pending::<Result<Sent, Error>>(),
-    );
-    assert!(
-        tokio::time::timeout(Duration::from_secs(2), hanging)
-            .await
-            .is_err()
-    );
+    let hanging = |deadline: Duration| {
+        gate.clone().send(
+            ENDPOINT,
+            Instant::now() + deadline,
+            std::future::pending::<Result<Sent, Error>>(),
+        )
+    };
+    // A caller that gives up before its deadline says nothing of the endpoint.
+    let given_up = tokio::time::timeout(Duration::from_secs(1), hanging(Duration::from_secs(30)));
+    assert!(given_up.await.is_err());
     let stats = gate.stats();
-    assert_eq!((stats.requests, stats.errors), (2, 1));
+    assert_eq!(
+        (stats.requests, stats.errors, stats.reachable),
+        (2, 0, Some(true))
+    );
+    // The call's deadline drops the request while the endpoint hangs.
+    let timed_out = tokio::time::timeout(Duration::from_secs(2), hanging(Duration::from_secs(2)));
+    assert!(timed_out.await.is_err());
+    let stats = gate.stats();
+    assert_eq!((stats.requests, stats.errors), (3, 1));
     assert_eq!(stats.reachable, Some(false));
 }
 
