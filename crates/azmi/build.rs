@@ -20,9 +20,21 @@ fn main() {
     if env::var_os("CARGO_FEATURE_FUZZING").is_some() {
         std::fs::write(out_dir.join(COMPONENT), b"")
             .unwrap_or_else(|e| panic!("cannot write a placeholder {COMPONENT}: {e}"));
+        println!("cargo:rustc-env=AZMI_COMPONENT_DIGEST=");
         return;
     }
     let built = wasm_guests::build(&["azmi-guest"]).join(COMPONENT);
-    std::fs::copy(&built, out_dir.join(COMPONENT))
+    let wasm =
+        std::fs::read(&built).unwrap_or_else(|e| panic!("cannot read {}: {e}", built.display()));
+    std::fs::write(out_dir.join(COMPONENT), &wasm)
         .unwrap_or_else(|e| panic!("cannot copy {}: {e}", built.display()));
+    // The compiled-component cache names entries by the component's
+    // SHA-256 (`precompiled::entry_name`): hashed here once, not by every
+    // `azmi` process at start.
+    use sha2::Digest as _;
+    let digest: String = sha2::Sha256::digest(&wasm)[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    println!("cargo:rustc-env=AZMI_COMPONENT_DIGEST={digest}");
 }

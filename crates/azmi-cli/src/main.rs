@@ -21,10 +21,14 @@ const EXIT_USAGE: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_diagnostics(cli.common.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // A command that makes a call or two and exits runs on this thread
+    // alone: a worker pool (one thread per core) costs more to start and
+    // stop than the command's work. The servers get the pool.
+    let mut builder = match cli.command {
+        Command::Serve(_) | Command::Emulator(_) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             return fail(&Failure::Other(format!(

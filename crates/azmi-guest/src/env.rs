@@ -27,13 +27,12 @@ impl Env {
         }
     }
 
-    /// The process environment, as the host granted it (wasi:cli/environment).
-    /// Variables that are not UTF-8 are skipped: none of ours can be.
+    /// The process environment, as the host granted it, from
+    /// wasi:cli/environment itself: std's view of it would have wasi-libc
+    /// copy every variable into C strings first, on every call (each call
+    /// is a fresh instance).
     pub(crate) fn from_process() -> Env {
-        Env::from_pairs(
-            std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
-        )
+        Env::from_pairs(wasi::cli::environment::get_environment())
     }
 
     /// The value of `name`, or `None` when it is unset or empty (the Azure

@@ -11,8 +11,10 @@
 //! * the cache directory and the entry are opened without following links
 //!   (`O_NOFOLLOW`, each directory relative to its parent's descriptor),
 //!   their owner and mode are checked on the opened descriptors (`fstat`),
-//!   and the entry is read from its descriptor: whatever is renamed or
-//!   linked into place after a check is never what is read;
+//!   and the entry is mapped through its descriptor (`/proc/self/fd/N`
+//!   reopens that very file; where `/proc` is missing it is read from the
+//!   descriptor): whatever is renamed or linked into place after a check
+//!   is never what is loaded;
 //! * both must belong to this user and be writable by nobody else.
 //!
 //! Anything else is compiled afresh (and the reason logged with `-v`). An
@@ -29,16 +31,26 @@ use wasmtime::component::Component;
 use wasmtime::{Engine, Precompiled};
 
 /// The component for `wasm`, from `cache_dir` when a trusted entry is
-/// there, else compiled (and stored there, best effort).
+/// there, else compiled (and stored there, best effort). `digest` is
+/// `component_digest(wasm)`, when the caller knows it already.
 pub(crate) fn load_or_compile(
     engine: &Engine,
     wasm: &[u8],
+    digest: Option<&str>,
     cache_dir: Option<&Path>,
 ) -> wasmtime::Result<Component> {
     let Some(dir) = cache_dir else {
         return Component::new(engine, wasm);
     };
-    let name = entry_name(engine, wasm);
+    let computed;
+    let digest = match digest {
+        Some(digest) => digest,
+        None => {
+            computed = component_digest(wasm);
+            &computed
+        }
+    };
+    let name = entry_name(engine, digest);
     match load(engine, dir, &name) {
         Ok(component) => {
             tracing::debug!(target: "azmi::cache", "loaded the compiled component {name} from {}", dir.display());
@@ -64,54 +76,80 @@ pub(crate) fn load_or_compile(
     Ok(component)
 }
 
-/// `component-<sha256 of the wasm>-<sha256 of the engine's compatibility
-/// hash>.cwasm`, 16 bytes of each: stable across Rust releases, unlike
-/// std's `DefaultHasher`.
-pub(crate) fn entry_name(engine: &Engine, wasm: &[u8]) -> String {
-    let hex = |digest: ring::digest::Digest| -> String {
-        digest.as_ref()[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    };
-    let component = hex(ring::digest::digest(&ring::digest::SHA256, wasm));
-    let mut hasher = Sha256Hasher(ring::digest::Context::new(&ring::digest::SHA256));
-    engine.precompile_compatibility_hash().hash(&mut hasher);
-    format!("component-{component}-{}.cwasm", hex(hasher.0.finish()))
+/// The first 16 bytes of the SHA-256 of `wasm`, in hex. `build.rs`
+/// computes the built-in component's at build time
+/// (`runtime::COMPONENT_DIGEST`).
+pub(crate) fn component_digest(wasm: &[u8]) -> String {
+    hex16(ring::digest::digest(&ring::digest::SHA256, wasm).as_ref())
 }
 
-/// A `Hasher` that feeds SHA-256, for hashing values that only implement
-/// `Hash`.
-struct Sha256Hasher(ring::digest::Context);
+fn hex16(digest: &[u8]) -> String {
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
 
-impl Hasher for Sha256Hasher {
+/// `component-<digest of the wasm>-<sha256 of the engine's compatibility
+/// hash>.cwasm`, 16 bytes of each: stable across Rust releases, unlike
+/// std's `DefaultHasher`.
+pub(crate) fn entry_name(engine: &Engine, component_digest: &str) -> String {
+    let mut hasher = BytesHasher(Vec::new());
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    let digest = ring::digest::digest(&ring::digest::SHA256, &hasher.0);
+    format!(
+        "component-{component_digest}-{}.cwasm",
+        hex16(digest.as_ref())
+    )
+}
+
+/// A `Hasher` that collects what a value that only implements `Hash`
+/// feeds it, to be digested in one go: the compatibility hash is
+/// thousands of small writes, each costly for a SHA-256 context.
+struct BytesHasher(Vec<u8>);
+
+impl Hasher for BytesHasher {
     fn write(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
+        self.0.extend_from_slice(bytes);
     }
 
     fn finish(&self) -> u64 {
-        // Only the digest is used.
+        // Only the bytes are used.
         0
     }
 }
 
 fn load(engine: &Engine, dir: &Path, name: &str) -> Result<Component, String> {
-    let bytes = trust::read_entry(dir, name)?;
-    if Engine::detect_precompiled(&bytes) != Some(Precompiled::Component) {
-        return Err("it is not a compiled component".into());
-    }
-    // SAFETY: `deserialize` requires bytes that wasmtime produced and
-    // nobody altered. The entry is named by the component's hash and this
-    // engine's compatibility hash, was written by `store` below, and was
-    // read from a descriptor whose file, directory and ancestors only this
-    // user (or root) can write (checked on the descriptors, see `trust`);
-    // the bytes also pass wasmtime's own header and version checks.
+    let entry = trust::open_entry(dir, name)?;
+    // SAFETY: `deserialize` and `deserialize_file` require bytes that
+    // wasmtime produced and nobody altered. The entry is named by the
+    // component's hash and this engine's compatibility hash, was written
+    // by `store` below, and was opened by a descriptor whose file,
+    // directory and ancestors only this user (or root) can write (checked
+    // on the descriptors, see `trust`); the bytes also pass wasmtime's own
+    // header and version checks.
     #[expect(
         unsafe_code,
         reason = "loading a compiled component this user's azmi wrote; see SAFETY"
     )]
-    let component = unsafe { Component::deserialize(engine, &bytes) };
-    component.map_err(|e| format!("wasmtime refused it: {e}"))
+    let component = match entry.mapped_path() {
+        // Mapped, not read: only the pages the process touches are loaded,
+        // and nothing is copied (a one-shot `azmi token` spent a fifth of
+        // its time reading and copying the entry). The path reopens the
+        // very file that was checked, whatever its name now points to.
+        Some(path) => {
+            if Engine::detect_precompiled_file(&path).ok().flatten() != Some(Precompiled::Component)
+            {
+                return Err("it is not a compiled component".into());
+            }
+            unsafe { Component::deserialize_file(engine, &path) }
+        }
+        None => {
+            let bytes = entry.read()?;
+            if Engine::detect_precompiled(&bytes) != Some(Precompiled::Component) {
+                return Err("it is not a compiled component".into());
+            }
+            unsafe { Component::deserialize(engine, &bytes) }
+        }
+    };
+    component.map_err(|e| format!("wasmtime refused it: {e:#}"))
 }
 
 fn store(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), String> {
@@ -147,7 +185,19 @@ mod trust;
 mod trust {
     use std::path::Path;
 
-    pub(super) fn read_entry(_dir: &Path, _name: &str) -> Result<Vec<u8>, String> {
+    pub(super) struct Entry;
+
+    impl Entry {
+        pub(super) fn mapped_path(&self) -> Option<std::path::PathBuf> {
+            None
+        }
+
+        pub(super) fn read(self) -> Result<Vec<u8>, String> {
+            Err("compiled components are cached only on Unix".into())
+        }
+    }
+
+    pub(super) fn open_entry(_dir: &Path, _name: &str) -> Result<Entry, String> {
         Err("compiled components are cached only on Unix".into())
     }
 

@@ -2,6 +2,7 @@
 //! component, linker and pre-instantiation. Each call instantiates it in a
 //! fresh `Store` (tens of microseconds), so no state survives between calls.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +26,9 @@ use crate::upstream::{UpstreamGate, UpstreamLimit, UpstreamStats};
 /// `azmi:identity/credentials` world, for hosts that run it elsewhere (jco,
 /// `wasmtime serve`) or inspect it.
 pub const COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/azmi_guest.wasm"));
+
+/// `precompiled::component_digest(COMPONENT)`, computed by `build.rs`.
+pub(crate) const COMPONENT_DIGEST: &str = env!("AZMI_COMPONENT_DIGEST");
 
 /// A loaded component, ready to instantiate. Cheap to clone; build one per
 /// process.
@@ -220,9 +224,14 @@ impl RuntimeBuilder {
     /// `Error::Config` when the component is not valid, or imports
     /// something the sandbox does not provide.
     pub fn build(self) -> Result<Runtime, Error> {
-        let (wasm, source) = self
-            .component
-            .unwrap_or_else(|| (COMPONENT.to_vec(), "the built-in component".to_owned()));
+        let (wasm, source, digest) = match self.component {
+            Some((bytes, source)) => (Cow::Owned(bytes), source, None),
+            None => (
+                Cow::Borrowed(COMPONENT),
+                "the built-in component".to_owned(),
+                Some(COMPONENT_DIGEST),
+            ),
+        };
         let engine_with = |pooling: Option<Pooling>| -> Result<Engine, Error> {
             let mut config = wasmtime::Config::new();
             config.epoch_interruption(true);
@@ -252,7 +261,7 @@ impl RuntimeBuilder {
             engine => engine?,
         };
         let component =
-            crate::precompiled::load_or_compile(&engine, &wasm, self.cache_dir.as_deref())
+            crate::precompiled::load_or_compile(&engine, &wasm, digest, self.cache_dir.as_deref())
                 .map_err(|e| {
                     let fix = if pooling.is_some() {
                         format!(

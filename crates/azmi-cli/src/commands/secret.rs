@@ -1,7 +1,7 @@
 //! `azmi secret`: one Key Vault secret, its value or the whole of it as
 //! JSON; the command allows exactly the vault it names.
 
-use super::{Context, Failure, credential, identity, within};
+use super::{Context, Failure, credential, identity, leave_to_exit, within};
 use crate::args::{Common, SecretArgs};
 use crate::output;
 
@@ -11,5 +11,6 @@ pub(crate) async fn run(common: &Common, args: &SecretArgs) -> Result<(), Failur
     let read = credential.get_secret(&args.vault, &args.name, args.version.as_deref(), &identity);
     let secret = within(common, Context::Secret, read).await?;
     output::print_secret(&secret, args.json);
+    leave_to_exit(credential);
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! `azmi token`: one access token, printed as JSON.
 
-use super::{Context, Failure, credential, identity, within};
+use super::{Context, Failure, credential, identity, leave_to_exit, within};
 use crate::args::{Common, TokenArgs};
 use crate::output;
 
@@ -15,5 +15,6 @@ pub(crate) async fn run(common: &Common, args: &TokenArgs) -> Result<(), Failure
     )
     .await?;
     output::print_token(&token, args.output);
+    leave_to_exit(credential);
     Ok(())
 }

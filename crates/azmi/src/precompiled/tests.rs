@@ -4,8 +4,8 @@ use super::*;
 
 fn compile(engine: &Engine, cache: &Path) -> String {
     let wasm = crate::runtime::COMPONENT;
-    load_or_compile(engine, wasm, Some(cache)).unwrap();
-    entry_name(engine, wasm)
+    load_or_compile(engine, wasm, None, Some(cache)).unwrap();
+    entry_name(engine, &component_digest(wasm))
 }
 
 #[test]
@@ -28,13 +28,48 @@ fn entries_are_reused_only_when_whole() {
 #[test]
 fn names_are_stable_hashes() {
     let engine = Engine::default();
-    let name = entry_name(&engine, b"\0asm");
-    assert_eq!(name, entry_name(&engine, b"\0asm"));
-    assert_ne!(name, entry_name(&engine, b"\0asm\x01"));
+    let name = entry_name(&engine, &component_digest(b"\0asm"));
+    assert_eq!(name, entry_name(&engine, &component_digest(b"\0asm")));
+    assert_ne!(name, entry_name(&engine, &component_digest(b"\0asm\x01")));
     // component-<32 hex>-<32 hex>.cwasm
     assert_eq!(
         name.len(),
         "component-".len() + 32 + 1 + 32 + ".cwasm".len()
+    );
+}
+
+#[test]
+fn the_built_in_digest_is_the_components() {
+    assert_eq!(
+        crate::runtime::COMPONENT_DIGEST,
+        component_digest(crate::runtime::COMPONENT),
+        "build.rs hashed something else than the embedded component"
+    );
+}
+
+/// The entry a process loads is the file that was checked: mapped through
+/// its descriptor, not reopened by name.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_checked_entry_is_mapped_through_its_descriptor() {
+    let engine = Engine::default();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let name = compile(&engine, &cache);
+    let entry = trust::open_entry(&cache, &name).unwrap();
+    let path = entry.mapped_path().expect("/proc is mounted here");
+    // Swapped after the check: the name now leads to garbage, the
+    // descriptor still to the entry.
+    fs::rename(cache.join(&name), cache.join("moved")).unwrap();
+    fs::write(cache.join(&name), b"not a compiled component").unwrap();
+    assert_eq!(
+        Engine::detect_precompiled_file(&path).unwrap(),
+        Some(Precompiled::Component)
+    );
+    drop(entry);
+    assert!(
+        load(&engine, &cache, &name).is_err(),
+        "garbage is not loaded"
     );
 }
 

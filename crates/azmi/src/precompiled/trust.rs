@@ -139,8 +139,11 @@ fn open_trusted_dir(dir: &Path) -> Result<OwnedFd, String> {
     Ok(cache)
 }
 
-/// The bytes of entry `name` in `dir`, if everything on the way is trusted.
-pub(super) fn read_entry(dir: &Path, name: &str) -> Result<Vec<u8>, String> {
+/// An entry whose file, directory and ancestors were checked, open.
+pub(super) struct Entry(std::fs::File);
+
+/// Entry `name` in `dir`, opened, if everything on the way is trusted.
+pub(super) fn open_entry(dir: &Path, name: &str) -> Result<Entry, String> {
     let cache = open_trusted_dir(dir)?;
     let entry = rustix::fs::openat(
         &cache,
@@ -154,12 +157,33 @@ pub(super) fn read_entry(dir: &Path, name: &str) -> Result<Vec<u8>, String> {
     if st.st_size as u64 > MAX_ENTRY_BYTES {
         return Err(format!("it is larger than {MAX_ENTRY_BYTES} bytes"));
     }
-    let mut bytes = Vec::new();
-    std::fs::File::from(entry)
-        .take(MAX_ENTRY_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read it: {e}"))?;
-    Ok(bytes)
+    Ok(Entry(std::fs::File::from(entry)))
+}
+
+impl Entry {
+    /// A path that opens this same file, not whatever its name leads to
+    /// now: its descriptor's `/proc/self/fd` link (Linux, where `/proc` is
+    /// mounted), valid while the entry is.
+    pub(super) fn mapped_path(&self) -> Option<std::path::PathBuf> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            use std::os::fd::AsRawFd;
+            let path = std::path::PathBuf::from(format!("/proc/self/fd/{}", self.0.as_raw_fd()));
+            path.exists().then_some(path)
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        None
+    }
+
+    /// The entry's bytes, read from its descriptor.
+    pub(super) fn read(self) -> Result<Vec<u8>, String> {
+        let mut bytes = Vec::new();
+        self.0
+            .take(MAX_ENTRY_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read it: {e}"))?;
+        Ok(bytes)
+    }
 }
 
 /// Writes entry `name` into `dir` (trusted as for reading) through a
