@@ -11,6 +11,7 @@
 
 pub mod address;
 pub mod authority;
+pub mod entra;
 pub mod freshness;
 mod redacted;
 pub mod retry;

@@ -23,6 +23,16 @@ pub const MSI_SECRET: &str = "MSI_SECRET";
 pub const DEFAULT_IDENTITY_CLIENT_ID: &str = "DEFAULT_IDENTITY_CLIENT_ID";
 /// IMDS base URL override (aad-pod-identity; honoured by the Python and .NET SDKs).
 pub const AZURE_POD_IDENTITY_AUTHORITY_HOST: &str = "AZURE_POD_IDENTITY_AUTHORITY_HOST";
+/// Workload identity (AKS): the projected service-account token file.
+pub const AZURE_FEDERATED_TOKEN_FILE: &str = "AZURE_FEDERATED_TOKEN_FILE";
+/// Workload identity: the client id of the user-assigned identity federated
+/// to the service account.
+pub const AZURE_CLIENT_ID: &str = "AZURE_CLIENT_ID";
+/// Workload identity: the identity's tenant.
+pub const AZURE_TENANT_ID: &str = "AZURE_TENANT_ID";
+/// Workload identity: the Entra authority (`https://login.microsoftonline.com/`
+/// when unset).
+pub const AZURE_AUTHORITY_HOST: &str = "AZURE_AUTHORITY_HOST";
 /// azmi: the source a host decided on (a `Source::name`), which the guest
 /// then uses instead of detecting.
 pub const AZMI_IDENTITY_SOURCE: &str = "AZMI_IDENTITY_SOURCE";
@@ -42,6 +52,10 @@ pub const VARIABLES: &[&str] = &[
     MSI_SECRET,
     DEFAULT_IDENTITY_CLIENT_ID,
     AZURE_POD_IDENTITY_AUTHORITY_HOST,
+    AZURE_FEDERATED_TOKEN_FILE,
+    AZURE_CLIENT_ID,
+    AZURE_TENANT_ID,
+    AZURE_AUTHORITY_HOST,
     AZMI_IDENTITY_SOURCE,
     AZMI_ARC_AGENT,
     AZMI_RETRY,
@@ -86,11 +100,15 @@ pub enum Source {
     ServiceFabric,
     /// Azure Cloud Shell.
     CloudShell,
+    /// AKS workload identity: a service-account token exchanged at
+    /// Microsoft Entra for a user-assigned identity's token.
+    WorkloadIdentity,
 }
 
 impl Source {
     /// Every source, in detection order's spirit.
-    pub const ALL: [Source; 6] = [
+    pub const ALL: [Source; 7] = [
+        Source::WorkloadIdentity,
         Source::Imds,
         Source::Arc,
         Source::AppService,
@@ -108,6 +126,7 @@ impl Source {
             Source::AppService2017 => "app-service-2017",
             Source::ServiceFabric => "service-fabric",
             Source::CloudShell => "cloud-shell",
+            Source::WorkloadIdentity => "workload-identity",
         }
     }
 
@@ -129,6 +148,7 @@ impl Source {
                 IDENTITY_SERVER_THUMBPRINT,
             ],
             Source::CloudShell => &[MSI_ENDPOINT],
+            Source::WorkloadIdentity => WORKLOAD_IDENTITY_REQUIRED,
         }
     }
 
@@ -145,9 +165,20 @@ impl Source {
                 IDENTITY_SERVER_THUMBPRINT,
             ],
             Source::CloudShell => &[MSI_ENDPOINT],
+            Source::WorkloadIdentity => &[
+                AZURE_FEDERATED_TOKEN_FILE,
+                AZURE_CLIENT_ID,
+                AZURE_TENANT_ID,
+                AZURE_AUTHORITY_HOST,
+            ],
         }
     }
 }
+
+/// What a workload-identity pod is given (the webhook sets all three, and
+/// `AZURE_AUTHORITY_HOST`, which defaults to the public cloud).
+const WORKLOAD_IDENTITY_REQUIRED: &[&str] =
+    &[AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_ID, AZURE_TENANT_ID];
 
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -185,7 +216,7 @@ impl fmt::Display for DetectError {
             }
             DetectError::UnknownSource(name) => write!(
                 f,
-                "`{name}` is not a managed-identity source; use one of imds, arc, app-service, app-service-2017, service-fabric, cloud-shell"
+                "`{name}` is not a managed-identity source; use one of workload-identity, imds, arc, app-service, app-service-2017, service-fabric, cloud-shell"
             ),
         }
     }
@@ -194,6 +225,9 @@ impl fmt::Display for DetectError {
 /// Decides the source from `env` (a variable's value, `None` when unset or
 /// empty) and whether the Arc agent is installed:
 ///
+/// 0. `AZURE_FEDERATED_TOKEN_FILE`, `AZURE_CLIENT_ID` and `AZURE_TENANT_ID`
+///    all set: workload identity (`DefaultAzureCredential` tries it before
+///    managed identity).
 /// 1. `IDENTITY_ENDPOINT` set: with `IDENTITY_HEADER`, Service Fabric if
 ///    `IDENTITY_SERVER_THUMBPRINT` is set too, else App Service; with
 ///    `IMDS_ENDPOINT`, Arc; alone, an error.
@@ -206,6 +240,9 @@ pub fn detect(
     arc_agent_present: bool,
 ) -> Result<Source, DetectError> {
     let set = |name: &str| env(name).is_some_and(|v| !v.trim().is_empty());
+    if WORKLOAD_IDENTITY_REQUIRED.iter().all(|name| set(name)) {
+        return Ok(Source::WorkloadIdentity);
+    }
     if set(IDENTITY_ENDPOINT) {
         return if set(IDENTITY_HEADER) {
             Ok(if set(IDENTITY_SERVER_THUMBPRINT) {

@@ -18,6 +18,46 @@ pub struct EmulatedIdentity {
     pub resource_id: Option<String>,
 }
 
+/// A federated credential on a user-assigned identity: Entra issues that
+/// identity's tokens for a service-account token with exactly this issuer,
+/// subject and audience (compared case-sensitively, as Entra does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FederatedCredential {
+    /// The client id of the user-assigned identity it is on.
+    pub client_id: String,
+    /// The issuer; `None` is the emulator's own service-account issuer.
+    pub issuer: Option<String>,
+    /// `system:serviceaccount:<namespace>:<name>`.
+    pub subject: String,
+    /// `api://AzureADTokenExchange`, normally.
+    pub audience: String,
+}
+
+/// The emulated AKS side of workload identity: the service account whose
+/// token kubelet projects into the pod, and how it rotates it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkloadIdentityConfig {
+    /// The pod's service account, `system:serviceaccount:<namespace>:<name>`.
+    pub subject: String,
+    /// The audience the projected token is for.
+    pub audience: String,
+    /// Lifetime of each projected token (kubelet's default is an hour).
+    pub token_lifetime: Duration,
+    /// Rotate the file this often on its own; `None` only when asked
+    /// (`Emulator::rotate_workload_identity_token`).
+    pub rotate_every: Option<Duration>,
+    /// The projected volume's directory; `None` makes a temporary one that
+    /// lives as long as the emulator.
+    pub token_dir: Option<PathBuf>,
+    /// The host name clients use for Entra, which the emulator's
+    /// certificate names (pin it to `Emulator::entra_addr`).
+    pub authority_host: String,
+    /// Where the emulated Entra listens (TLS).
+    pub listen: SocketAddr,
+    /// Federated credentials on the user-assigned identities.
+    pub federated: Vec<FederatedCredential>,
+}
+
 /// One version of an emulated secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretVersion {
@@ -92,6 +132,8 @@ pub struct EmulatorConfig {
     /// Where the Arc agent writes its key files; `None` makes a temporary
     /// directory that lives as long as the emulator.
     pub arc_token_dir: Option<PathBuf>,
+    /// Workload identity: the projected token and the emulated Entra.
+    pub workload_identity: WorkloadIdentityConfig,
     /// Faults queued per service from the start (see `Emulator::inject`).
     pub faults: Vec<(super::Service, Vec<super::Fault>)>,
 }

@@ -5,7 +5,10 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use super::{ArcBehavior, EmulatedIdentity, EmulatedSecret, EmulatorConfig, SecretVersion};
+use super::{
+    ArcBehavior, EmulatedIdentity, EmulatedSecret, EmulatorConfig, FederatedCredential,
+    SecretVersion, WorkloadIdentityConfig,
+};
 
 /// The demo tenant.
 pub const TENANT_ID: &str = "4f1c7b9e-2d3a-4c5b-8e6f-7a8b9c0d1e2f";
@@ -21,6 +24,16 @@ pub const USER_OBJECT_ID: &str = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b";
 pub const USER_RESOURCE_ID: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/azmi-demo/providers/Microsoft.ManagedIdentity/userAssignedIdentities/azmi-demo";
 /// The demo vault.
 pub const VAULT_HOST: &str = "myvault.vault.azure.net";
+/// A second user-assigned identity, federated (like the first) to the
+/// demo pod's service account: `--client-id` selects it.
+pub const WORKLOAD_CLIENT_ID: &str = "c3d4e5f6-a7b8-4c9d-8e0f-1a2b3c4d5e6f";
+/// Its object id.
+pub const WORKLOAD_OBJECT_ID: &str = "e1f2a3b4-c5d6-4e7f-9a8b-0c1d2e3f4a5b";
+/// The demo pod's service account, as its projected token's subject.
+pub const SERVICE_ACCOUNT: &str = "system:serviceaccount:default:azmi-demo";
+/// The name clients use for Microsoft Entra (the public cloud's), pinned
+/// to the emulator.
+pub const AUTHORITY_HOST: &str = "login.microsoftonline.com";
 /// The current version of `mysecret` (value `TOPSECRET`).
 pub const MYSECRET_VERSION: &str = "c0ffee00c0ffee00c0ffee00c0ffee00";
 /// The previous version of `mysecret` (value `OLDSECRET`).
@@ -53,14 +66,26 @@ impl EmulatorConfig {
                 object_id: SYSTEM_OBJECT_ID.into(),
                 resource_id: None,
             }),
-            user_assigned: vec![EmulatedIdentity {
-                name: "azmi-demo".into(),
-                client_id: USER_CLIENT_ID.into(),
-                object_id: USER_OBJECT_ID.into(),
-                resource_id: Some(USER_RESOURCE_ID.into()),
-            }],
+            user_assigned: vec![
+                EmulatedIdentity {
+                    name: "azmi-demo".into(),
+                    client_id: USER_CLIENT_ID.into(),
+                    object_id: USER_OBJECT_ID.into(),
+                    resource_id: Some(USER_RESOURCE_ID.into()),
+                },
+                EmulatedIdentity {
+                    name: "azmi-workload".into(),
+                    client_id: WORKLOAD_CLIENT_ID.into(),
+                    object_id: WORKLOAD_OBJECT_ID.into(),
+                    resource_id: None,
+                },
+            ],
             vault_host: VAULT_HOST.into(),
-            vault_readers: vec![SYSTEM_OBJECT_ID.into(), USER_OBJECT_ID.into()],
+            vault_readers: vec![
+                SYSTEM_OBJECT_ID.into(),
+                USER_OBJECT_ID.into(),
+                WORKLOAD_OBJECT_ID.into(),
+            ],
             secrets: vec![
                 secret(
                     "mysecret",
@@ -99,6 +124,24 @@ impl EmulatorConfig {
             platform_ip: IpAddr::from([127, 0, 0, 1]),
             arc: ArcBehavior::Normal,
             arc_token_dir: None,
+            workload_identity: WorkloadIdentityConfig {
+                subject: SERVICE_ACCOUNT.into(),
+                audience: azmi_core::entra::EXCHANGE_AUDIENCE.into(),
+                token_lifetime: Duration::from_secs(3600),
+                rotate_every: None,
+                token_dir: None,
+                authority_host: AUTHORITY_HOST.into(),
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                federated: [USER_CLIENT_ID, WORKLOAD_CLIENT_ID]
+                    .into_iter()
+                    .map(|client_id| FederatedCredential {
+                        client_id: client_id.into(),
+                        issuer: None,
+                        subject: SERVICE_ACCOUNT.into(),
+                        audience: azmi_core::entra::EXCHANGE_AUDIENCE.into(),
+                    })
+                    .collect(),
+            },
             faults: Vec::new(),
         }
     }

@@ -16,7 +16,7 @@ use super::server::{Body, full, json};
 use super::{FaultSyntaxError, Service, now, tokens};
 
 /// The fault grammar, as messages and `--help` show it.
-pub const FAULTS_SHOWN: &str = "a status such as 410 (200 means behave), STATUS:retry-after=S, delay=MS, hang, slow-body=MS, truncated, oversized=BYTES, huge-header=BYTES, malformed-json, wrong-content-type, echo, echo-mangled, expiry=integer|string|date|windows-date|expired, lifetime=S[:refresh-in=S], challenge-resource=URI";
+pub const FAULTS_SHOWN: &str = "a status such as 410 (200 means behave), STATUS:retry-after=S, delay=MS, hang, slow-body=MS, truncated, oversized=BYTES, huge-header=BYTES, malformed-json, wrong-content-type, echo, echo-mangled, expiry=integer|string|date|windows-date|expired, lifetime=S[:refresh-in=S], challenge-resource=URI; for workload-identity also the token file kubelet writes next: stale-token, malformed-token, wrong-audience, wrong-subject";
 
 /// One request's misbehaviour.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +61,10 @@ pub enum Fault {
     /// every request header value, upper-cased, in the error code (and the
     /// inner error code), the second half, upper-cased, in the message.
     EchoMangled(u16),
+    /// For `workload-identity`: what kubelet writes into the projected
+    /// token file at its next rotation (the first at start), instead of a
+    /// good token.
+    TokenFile(super::TokenFileFault),
 }
 
 /// How a token response states its expiry.
@@ -98,6 +102,10 @@ impl std::str::FromStr for Fault {
         let value = || value.ok_or_else(|| format!("fault `{spec}` needs a value"));
         Ok(match name {
             "200" => Fault::Normal,
+            "stale-token" => Fault::TokenFile(super::TokenFileFault::Stale),
+            "malformed-token" => Fault::TokenFile(super::TokenFileFault::Malformed),
+            "wrong-audience" => Fault::TokenFile(super::TokenFileFault::WrongAudience),
+            "wrong-subject" => Fault::TokenFile(super::TokenFileFault::WrongSubject),
             "hang" => Fault::Hang,
             "truncated" => Fault::Truncated,
             "malformed-json" => Fault::MalformedJson,
@@ -177,13 +185,20 @@ pub fn parse_fault_list(text: &str) -> Result<(Service, Vec<Fault>), FaultSyntax
         .map(str::parse)
         .collect::<Result<Vec<Fault>, String>>()
         .map_err(FaultSyntaxError)?;
+    if service != Service::WorkloadIdentity
+        && faults.iter().any(|f| matches!(f, Fault::TokenFile(_)))
+    {
+        return Err(FaultSyntaxError(format!(
+            "`{text}`: stale-token, malformed-token, wrong-audience and wrong-subject are faults of the workload-identity token file; give them as workload-identity=…"
+        )));
+    }
     Ok((service, faults))
 }
 
 /// The queues.
 #[derive(Default)]
 pub(super) struct Faults {
-    queues: std::sync::Mutex<[VecDeque<Fault>; 7]>,
+    queues: std::sync::Mutex<[VecDeque<Fault>; super::SERVICES]>,
 }
 
 impl Faults {
@@ -213,7 +228,8 @@ pub(super) async fn apply(
     respond: impl FnOnce() -> http::Response<Body>,
 ) -> http::Response<Body> {
     match fault {
-        Fault::Normal => respond(),
+        // Token-file faults go to kubelet, never into a request queue.
+        Fault::Normal | Fault::TokenFile(_) => respond(),
         Fault::Status(status) => error(service, status, None),
         Fault::RetryAfter(status, seconds) => error(service, status, Some(seconds)),
         Fault::Delay(delay) => {

@@ -25,11 +25,13 @@
 mod arc_keys;
 mod config;
 pub mod demo;
+mod entra;
 mod error;
 mod faults;
 mod imds;
 mod jwt;
 mod keyvault;
+mod kubelet;
 mod pki;
 mod platforms;
 mod server;
@@ -45,9 +47,13 @@ use azmi_core::Source;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-pub use config::{ArcBehavior, EmulatedIdentity, EmulatedSecret, EmulatorConfig, SecretVersion};
+pub use config::{
+    ArcBehavior, EmulatedIdentity, EmulatedSecret, EmulatorConfig, FederatedCredential,
+    SecretVersion, WorkloadIdentityConfig,
+};
 pub use error::{Error, FaultSyntaxError};
 pub use faults::{ExpiryForm, FAULTS_SHOWN, Fault, parse_fault_list};
+pub use kubelet::{TOKEN_FILE_NAME, TokenFileFault};
 pub use service::Service;
 
 use arc_keys::ArcKeys;
@@ -69,6 +75,12 @@ struct Shared {
     /// App Service 2017's `MSI_SECRET`.
     msi_secret: String,
     faults: faults::Faults,
+    /// The cluster's service-account issuer, and kubelet projecting its
+    /// token (workload identity).
+    issuer: kubelet::Issuer,
+    kubelet: kubelet::Kubelet,
+    /// The `jti` of every assertion Entra accepted, in order.
+    assertions: std::sync::Mutex<Vec<String>>,
 }
 
 /// How many services the emulator runs (`Service::ALL`).
@@ -77,6 +89,26 @@ const SERVICES: usize = Service::ALL.len();
 impl Shared {
     fn count(&self, service: Service) {
         self.counters[service.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Queues `faults` for `service`; kubelet takes the token-file ones.
+    fn inject(&self, service: Service, faults: impl IntoIterator<Item = Fault>) {
+        let (files, requests): (Vec<Fault>, Vec<Fault>) = faults
+            .into_iter()
+            .partition(|f| matches!(f, Fault::TokenFile(_)));
+        self.kubelet
+            .queue(files.into_iter().filter_map(|f| match f {
+                Fault::TokenFile(file) => Some(file),
+                _ => None,
+            }));
+        self.faults.push(service, requests);
+    }
+
+    fn record_assertion(&self, id: &str) {
+        self.assertions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(id.to_owned());
     }
 }
 
@@ -100,6 +132,8 @@ pub struct Emulator {
     state: Arc<Shared>,
     tasks: Vec<JoinHandle<()>>,
     _arc_dir: Option<tempfile::TempDir>,
+    _token_dir: Option<tempfile::TempDir>,
+    authority_pin: ConnectTo,
 }
 
 /// Counts `service`'s connections, and those still open: the guard it
@@ -207,7 +241,29 @@ impl Emulator {
         };
         let vault_plaintext_addr = plaintext_vault.as_ref().map(|(_, addr)| *addr);
 
-        let pki = pki::generate(std::slice::from_ref(&config.vault_host))?;
+        let entra_host = config.workload_identity.authority_host.clone();
+        let pki = pki::generate(
+            std::slice::from_ref(&config.vault_host),
+            &[entra_host.clone(), "localhost".into(), "127.0.0.1".into()],
+        )?;
+        let (token_dir, token_temp) = match &config.workload_identity.token_dir {
+            Some(dir) => (dir.clone(), None),
+            None => {
+                let temp = tempfile::Builder::new()
+                    .prefix("azmi-workload-identity-")
+                    .tempdir()
+                    .map_err(|e| Error::setup("the projected token's directory", e.to_string()))?;
+                (temp.path().to_path_buf(), Some(temp))
+            }
+        };
+        let entra_addr = addrs[Service::WorkloadIdentity.index()];
+        let authority_pin = ConnectTo::new(
+            &entra_host,
+            443,
+            &entra_addr.ip().to_string(),
+            entra_addr.port(),
+        )
+        .map_err(|e| Error::setup("Entra's connect-to pin", e.to_string()))?;
         let local_names = vec!["localhost".to_owned(), config.platform_ip.to_string()];
         let (fabric_tls, service_fabric_thumbprint) = pki::self_signed(&local_names)?;
         let (arc_dir, temp_dir) = match &config.arc_token_dir {
@@ -230,7 +286,6 @@ impl Emulator {
         )
         .map_err(|e| Error::setup("the vault's connect-to pin", e.to_string()))?;
         let state = Arc::new(Shared {
-            config,
             signer: jwt::Signer::new()?,
             counters: Default::default(),
             connections: Default::default(),
@@ -239,10 +294,15 @@ impl Emulator {
             identity_header: random_hex(16)?,
             msi_secret: random_hex(16)?,
             faults: faults::Faults::default(),
+            issuer: kubelet::Issuer::new(&config.tenant_id)?,
+            kubelet: kubelet::Kubelet::new(token_dir, config.workload_identity.clone()),
+            assertions: Default::default(),
+            config,
         });
         for (service, faults) in &state.config.faults {
-            state.faults.push(*service, faults.iter().cloned());
+            state.inject(*service, faults.iter().cloned());
         }
+        state.kubelet.rotate(&state.issuer)?;
         let acceptor = |config: &Arc<rustls::ServerConfig>| {
             Some(tokio_rustls::TlsAcceptor::from(config.clone()))
         };
@@ -254,6 +314,7 @@ impl Emulator {
                     Tls::Plain => None,
                     Tls::Vault => acceptor(&pki.server_config),
                     Tls::SelfSigned => acceptor(&fabric_tls),
+                    Tls::Entra => acceptor(&pki.entra_config),
                 };
                 tokio::spawn(server::serve(
                     listener,
@@ -263,6 +324,19 @@ impl Emulator {
                 ))
             })
             .collect();
+        if let Some(every) = state.config.workload_identity.rotate_every {
+            let state = state.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(every);
+                ticks.tick().await;
+                loop {
+                    ticks.tick().await;
+                    if let Err(e) = state.kubelet.rotate(&state.issuer) {
+                        tracing::warn!(target: "azmi::emulator", "kubelet: {e}");
+                    }
+                }
+            }));
+        }
         if let Some((listener, _)) = plaintext_vault {
             tasks.push(tokio::spawn(server::serve(
                 listener,
@@ -281,6 +355,8 @@ impl Emulator {
             state,
             tasks,
             _arc_dir: temp_dir,
+            _token_dir: token_temp,
+            authority_pin,
         })
     }
 
@@ -332,9 +408,62 @@ impl Emulator {
     }
 
     /// Queues faults for `service`'s next requests, after those already
-    /// queued.
+    /// queued. For `Service::WorkloadIdentity`, `Fault::TokenFile` faults
+    /// are what kubelet writes at its next rotations instead.
     pub fn inject(&self, service: Service, faults: impl IntoIterator<Item = Fault>) {
-        self.state.faults.push(service, faults);
+        self.state.inject(service, faults);
+    }
+
+    /// The projected service-account token file, as a pod sees it.
+    pub fn workload_identity_token_file(&self) -> std::path::PathBuf {
+        self.state.kubelet.file()
+    }
+
+    /// Has kubelet replace the projected token now (with the next queued
+    /// `Fault::TokenFile`, if any).
+    ///
+    /// # Errors
+    /// `Error::Setup` when the file cannot be written.
+    pub fn rotate_workload_identity_token(&self) -> Result<(), Error> {
+        self.state.kubelet.rotate(&self.state.issuer)
+    }
+
+    /// The id (`jti`) of the projected token in the file now.
+    pub fn workload_identity_token_id(&self) -> String {
+        self.state.kubelet.current()
+    }
+
+    /// The ids of the assertions Entra accepted so far, in order.
+    pub fn accepted_assertions(&self) -> Vec<String> {
+        self.state
+            .assertions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The service-account issuer's URL (the `iss` of projected tokens).
+    pub fn service_account_issuer(&self) -> &str {
+        &self.state.issuer.url
+    }
+
+    /// Entra's authority as clients name it, `https://login.microsoftonline.com/`.
+    pub fn authority_host(&self) -> String {
+        format!(
+            "https://{}/",
+            self.state.config.workload_identity.authority_host
+        )
+    }
+
+    /// Where the emulated Entra listens (TLS with the emulator's CA, for
+    /// the authority's name, `localhost` and `127.0.0.1`).
+    pub fn entra_addr(&self) -> SocketAddr {
+        self.addr(Service::WorkloadIdentity)
+    }
+
+    /// The pin that sends the authority's name to the emulator.
+    pub fn authority_connect_to(&self) -> ConnectTo {
+        self.authority_pin.clone()
     }
 
     /// Requests `service` has answered so far.
@@ -410,6 +539,24 @@ impl Emulator {
                 MSI_ENDPOINT,
                 token_url(Service::CloudShell, platforms::CLOUD_SHELL_PATH),
             )],
+            Source::WorkloadIdentity => vec![
+                (
+                    AZURE_FEDERATED_TOKEN_FILE,
+                    self.workload_identity_token_file().display().to_string(),
+                ),
+                (
+                    AZURE_CLIENT_ID,
+                    self.state
+                        .config
+                        .workload_identity
+                        .federated
+                        .first()
+                        .map(|f| f.client_id.clone())
+                        .unwrap_or_default(),
+                ),
+                (AZURE_TENANT_ID, self.state.config.tenant_id.clone()),
+                (AZURE_AUTHORITY_HOST, self.authority_host()),
+            ],
         }
     }
 
@@ -422,8 +569,9 @@ impl Emulator {
         self.config_builder_for(Source::Imds)
     }
 
-    /// As `config_builder`, with `source`'s variables set (and, for Arc,
-    /// the emulator's token directory granted).
+    /// As `config_builder`, with `source`'s variables set (for Arc, the
+    /// emulator's token directory granted; for workload identity, the
+    /// authority pinned to the emulated Entra).
     ///
     /// # Errors
     /// Not expected: the CA was generated here.
@@ -437,6 +585,11 @@ impl Emulator {
             .arc_token_dir(self.arc_token_dir())
             .allow_vault(self.vault_url())
             .connect_to(self.connect_to());
+        let builder = if source == Source::WorkloadIdentity {
+            builder.connect_to(self.authority_connect_to())
+        } else {
+            builder
+        };
         builder.add_root_certificates_pem(self.ca_pem.as_bytes(), "the emulator's CA")
     }
 }

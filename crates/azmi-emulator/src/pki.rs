@@ -14,10 +14,15 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 pub(super) struct Pki {
     pub(super) ca_pem: String,
+    /// The vault's server configuration.
     pub(super) server_config: Arc<rustls::ServerConfig>,
+    /// Entra's, under the same CA.
+    pub(super) entra_config: Arc<rustls::ServerConfig>,
 }
 
-pub(super) fn generate(hosts: &[String]) -> Result<Pki, Error> {
+/// A CA and, under it, the vault's certificate for `hosts` and Entra's for
+/// `entra_hosts`.
+pub(super) fn generate(hosts: &[String], entra_hosts: &[String]) -> Result<Pki, Error> {
     let err = |e: rcgen::Error| Error::setup("the vault's certificates", e.to_string());
     let ca_key = KeyPair::generate().map_err(err)?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
@@ -28,6 +33,20 @@ pub(super) fn generate(hosts: &[String]) -> Result<Pki, Error> {
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca = ca_params.self_signed(&ca_key).map_err(err)?;
 
+    Ok(Pki {
+        ca_pem: ca.pem(),
+        server_config: leaf(&ca, &ca_key, hosts)?,
+        entra_config: leaf(&ca, &ca_key, entra_hosts)?,
+    })
+}
+
+/// A server configuration with a certificate for `hosts` signed by `ca`.
+fn leaf(
+    ca: &rcgen::Certificate,
+    ca_key: &KeyPair,
+    hosts: &[String],
+) -> Result<Arc<rustls::ServerConfig>, Error> {
+    let err = |e: rcgen::Error| Error::setup("the emulator's certificates", e.to_string());
     let leaf_key = KeyPair::generate().map_err(err)?;
     let mut leaf_params = CertificateParams::new(hosts.to_vec()).map_err(err)?;
     leaf_params.distinguished_name.push(
@@ -36,9 +55,7 @@ pub(super) fn generate(hosts: &[String]) -> Result<Pki, Error> {
     );
     leaf_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let leaf = leaf_params
-        .signed_by(&leaf_key, &ca, &ca_key)
-        .map_err(err)?;
+    let leaf = leaf_params.signed_by(&leaf_key, ca, ca_key).map_err(err)?;
 
     let chain = vec![leaf.der().clone(), CertificateDer::from(ca.der().to_vec())];
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
@@ -50,10 +67,7 @@ pub(super) fn generate(hosts: &[String]) -> Result<Pki, Error> {
         .with_single_cert(chain, key)
         .map_err(|e| Error::setup("the vault's certificates", e.to_string()))?;
     server_config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Pki {
-        ca_pem: ca.pem(),
-        server_config: Arc::new(server_config),
-    })
+    Ok(Arc::new(server_config))
 }
 
 /// A self-signed server certificate, as Service Fabric's identity endpoint

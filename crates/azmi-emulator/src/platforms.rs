@@ -468,7 +468,7 @@ fn answer(
 }
 
 /// A form body's pairs, values percent-decoded.
-fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
+pub(super) fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
     String::from_utf8_lossy(body)
         .split('&')
         .filter_map(|pair| pair.split_once('='))

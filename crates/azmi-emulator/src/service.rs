@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use azmi_core::Source;
 
-use super::{EmulatorConfig, Shared, imds, keyvault, platforms, server};
+use super::{EmulatorConfig, Shared, entra, imds, keyvault, platforms, server};
 
 /// The services the emulator runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,11 +25,13 @@ pub enum Service {
     ServiceFabric,
     /// Cloud Shell.
     CloudShell,
+    /// Microsoft Entra's token endpoint, for workload identity.
+    WorkloadIdentity,
 }
 
 impl Service {
     /// Every service, in the order the emulator starts them.
-    pub const ALL: [Service; 7] = [
+    pub const ALL: [Service; 8] = [
         Service::Imds,
         Service::Vault,
         Service::Arc,
@@ -37,6 +39,7 @@ impl Service {
         Service::AppService2017,
         Service::ServiceFabric,
         Service::CloudShell,
+        Service::WorkloadIdentity,
     ];
 
     /// The service named `name` (`imds`, `vault`, or another source's
@@ -55,6 +58,7 @@ impl Service {
             Service::AppService2017 => Source::AppService2017.name(),
             Service::ServiceFabric => Source::ServiceFabric.name(),
             Service::CloudShell => Source::CloudShell.name(),
+            Service::WorkloadIdentity => Source::WorkloadIdentity.name(),
         }
     }
 
@@ -72,6 +76,7 @@ impl Service {
             Source::AppService2017 => Service::AppService2017,
             Source::ServiceFabric => Service::ServiceFabric,
             Source::CloudShell => Service::CloudShell,
+            Source::WorkloadIdentity => Service::WorkloadIdentity,
         }
     }
 }
@@ -87,6 +92,8 @@ pub(crate) enum Tls {
     Vault,
     /// Service Fabric's self-signed one, trusted by thumbprint.
     SelfSigned,
+    /// Entra's, issued by the emulator's CA.
+    Entra,
 }
 
 /// One emulated service: its name in messages, where it listens, what it
@@ -153,5 +160,12 @@ pub(crate) const SPECS: [ServiceSpec; Service::ALL.len()] = [
         listen: platform,
         tls: Tls::Plain,
         handler: |state, request| platforms::handle(&platforms::CLOUD_SHELL, state, request),
+    },
+    ServiceSpec {
+        service: Service::WorkloadIdentity,
+        what: "Microsoft Entra (workload identity)",
+        listen: |c| c.workload_identity.listen,
+        tls: Tls::Entra,
+        handler: entra::handle,
     },
 ];

@@ -51,6 +51,11 @@ fn transport_error(err: TransportError, url: &str, peer: Peer) -> Error {
         (TransportError::AddressProhibited, _) => Error::Denied(format!(
             "the sandbox refused the address that the host of {url} resolved to; pin the address in the host's policy (azmi: --connect-to) if it is legitimate"
         )),
+        (TransportError::Unreachable(why) | TransportError::ConnectTimeout(why), Peer::Entra) => {
+            Error::Unavailable(format!(
+                "Microsoft Entra did not answer at {url} ({why}); check AZURE_AUTHORITY_HOST and that this pod may reach it"
+            ))
+        }
         (TransportError::Unreachable(why) | TransportError::ConnectTimeout(why), peer)
             if peer.is_identity_endpoint() =>
         {

@@ -21,6 +21,8 @@ pub(crate) enum Peer {
     ServiceFabric,
     /// Key Vault: 408, 429 and 5xx.
     Vault,
+    /// Microsoft Entra (workload identity): 408, 429 and 5xx, as MSAL.
+    Entra,
 }
 
 impl Peer {
@@ -30,7 +32,7 @@ impl Peer {
             Peer::Platform | Peer::ServiceFabric => {
                 matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
             }
-            Peer::Vault => matches!(status, 408 | 429 | 500..=599),
+            Peer::Vault | Peer::Entra => matches!(status, 408 | 429 | 500..=599),
         }
     }
 

@@ -6,6 +6,7 @@
 
 mod arc_dir;
 mod steps;
+mod token_file;
 
 use steps::{
     check_variable_names, default_identity, guest_environment, resolve_source, system_resolver,
@@ -24,6 +25,7 @@ use rustls::pki_types::CertificateDer;
 use crate::cache::{ResolverKey, Upstream};
 use crate::egress::Resolve;
 use crate::egress::connect::Connector;
+use crate::error::Setting;
 use crate::grant::{Grant, Tenant};
 use crate::limits::{CallLimits, RequestLimits, RetryPolicy};
 use crate::policy::{self, ConnectTo, EgressPolicy};
@@ -49,6 +51,10 @@ pub const IDENTITY_VARIABLES: &[&str] = &[
     azmi_core::MSI_SECRET,
     azmi_core::DEFAULT_IDENTITY_CLIENT_ID,
     AZURE_POD_IDENTITY_AUTHORITY_HOST,
+    azmi_core::AZURE_FEDERATED_TOKEN_FILE,
+    azmi_core::AZURE_CLIENT_ID,
+    azmi_core::AZURE_TENANT_ID,
+    azmi_core::AZURE_AUTHORITY_HOST,
 ];
 
 /// Where the Arc agent keeps its key files on a Linux host, and the path at
@@ -70,14 +76,39 @@ pub fn arc_agent_installed() -> bool {
     binary.is_some_and(|b| b.is_file())
 }
 
+/// A directory granted to the component, read-only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DirGrant {
+    /// Where it is on this machine.
+    pub(crate) host: PathBuf,
+    /// Where the component sees it.
+    pub(crate) guest: String,
+    /// The setting that named it, for errors.
+    pub(crate) setting: Setting,
+    /// What to do when it cannot be granted.
+    pub(crate) fix: &'static str,
+}
+
+impl DirGrant {
+    fn arc(dir: PathBuf) -> DirGrant {
+        DirGrant {
+            host: dir,
+            guest: ARC_TOKEN_DIR.to_owned(),
+            setting: Setting::ArcTokenDir,
+            fix: "run as root or as a member of the himds group, or point --arc-token-dir at the agent's directory",
+        }
+    }
+}
+
 /// A validated, immutable configuration. Cheap to clone.
 #[derive(Clone)]
 pub struct Config {
     pub(crate) policy: Arc<EgressPolicy>,
     pub(crate) connector: Arc<Connector>,
     pub(crate) guest_env: Arc<BTreeMap<String, String>>,
-    /// The host directory granted read-only at `ARC_TOKEN_DIR`, for Arc.
-    pub(crate) arc_token_dir: Option<PathBuf>,
+    /// The one directory the component sees, read-only: Arc's token
+    /// directory (at `ARC_TOKEN_DIR`) or workload identity's token file's.
+    pub(crate) granted_dir: Option<DirGrant>,
     pub(crate) source: Source,
     pub(crate) limits: CallLimits,
     pub(crate) retry: RetryPolicy,
@@ -146,7 +177,7 @@ impl fmt::Debug for Config {
             .field("identity", &self.identity)
             .field("policy", &self.policy)
             .field("guest_env", &self.guest_variables())
-            .field("arc_token_dir", &self.arc_token_dir)
+            .field("granted_dir", &self.granted_dir)
             .field("limits", &self.limits)
             .field("retry", &self.retry)
             .field("grant", &self.grant())
@@ -386,12 +417,28 @@ impl ConfigBuilder {
         if let Some(grant) = &grant {
             vaults.extend(grant.vault_hosts().map(str::to_owned));
         }
+        // Workload identity's Entra authority may be pinned too, and must
+        // be a known one unless it is.
+        let authority = (rule.reach == policy::Reach::Internet).then_some(rule.host.as_str());
         for pin in &connect_to {
-            pin.check_for_vaults()?;
+            pin.check_for_vaults(authority)?;
         }
-        if source == Source::Arc {
-            arc_dir::check(&arc_token_dir)?;
-        }
+        let authority_pinned = connect_to
+            .iter()
+            .any(|c| c.host == rule.host && c.port == 443);
+        policy::rules::check_authority(&rule, authority_pinned)?;
+        let granted_dir = match source {
+            Source::Arc => {
+                arc_dir::check(&arc_token_dir)?;
+                Some(DirGrant::arc(arc_token_dir.clone()))
+            }
+            Source::WorkloadIdentity => Some(token_file::grant(
+                identity_env
+                    .get(azmi_core::AZURE_FEDERATED_TOKEN_FILE)
+                    .map_or("", String::as_str),
+            )?),
+            _ => None,
+        };
         let policy = EgressPolicy {
             identity_endpoints: vec![rule],
             vaults,
@@ -414,7 +461,7 @@ impl ConfigBuilder {
             policy: Arc::new(policy),
             connector: Arc::new(connector),
             guest_env: Arc::new(env),
-            arc_token_dir: (source == Source::Arc).then_some(arc_token_dir),
+            granted_dir,
             source,
             limits: call,
             retry,

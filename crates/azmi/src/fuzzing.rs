@@ -4,7 +4,9 @@
 //! obey the allow-list's rules, which are asserted here independently of
 //! the code under test.
 
-use crate::policy::{ConnectTo, DestinationKind, EgressPolicy, EndpointRule, Scheme, TlsTrust};
+use crate::policy::{
+    ConnectTo, DestinationKind, EgressPolicy, EndpointRule, Reach, Scheme, TlsTrust,
+};
 
 /// `EgressPolicy::check` on a request the component could build: `data`
 /// holds method, scheme, authority and path-with-query separated by NUL
@@ -83,6 +85,7 @@ fn policy() -> EgressPolicy {
         port,
         path: path.into(),
         trust: TlsTrust::WebPki,
+        reach: Reach::Local,
     };
     EgressPolicy {
         identity_endpoints: vec![

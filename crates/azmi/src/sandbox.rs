@@ -3,7 +3,6 @@
 //! component needs (no wasi:sockets at all), and the memory limiter.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,9 +13,9 @@ use wasmtime_wasi_http::p2::bindings::http;
 use wasmtime_wasi_http::p2::types::{HostFutureIncomingResponse, HostOutgoingRequest};
 use wasmtime_wasi_http::{RequestOptions, WasiHttp, WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::config::{ARC_TOKEN_DIR, Config};
+use crate::config::{Config, DirGrant};
 use crate::egress::{EgressHooks, EgressLog};
-use crate::error::{Error, Setting};
+use crate::error::Error;
 use crate::upstream::UpstreamGate;
 
 /// Bytes of the component's stderr kept for diagnostics (`-v`).
@@ -91,7 +90,7 @@ impl State {
             config.retry.encode(remaining),
         );
         Ok(State {
-            wasi: wasi_ctx(&env, config.arc_token_dir.as_deref(), stderr.clone())?,
+            wasi: wasi_ctx(&env, config.granted_dir.as_ref(), stderr.clone())?,
             http: {
                 // Header sections the component builds stay small too.
                 let mut http = WasiHttpCtx::new();
@@ -128,17 +127,18 @@ impl State {
 ///   identity source's variables and its name; nothing is inherited;
 /// * arguments: none; stdin: closed; stdout: discarded; stderr: kept in a
 ///   4 KiB buffer, only ever shown with `-v`;
-/// * filesystem: nothing, except for Azure Arc the agent's token directory
-///   `arc_token_dir`, read-only, at the path the agent names
-///   (`/var/opt/azcmagent/tokens`); wasmtime confines every path, symbolic
-///   links included, to a preopened directory;
+/// * filesystem: nothing, except the one directory the source needs,
+///   read-only: for Azure Arc the agent's token directory, at the path the
+///   agent names (`/var/opt/azcmagent/tokens`); for workload identity the
+///   token file's directory, at its own path; wasmtime confines every
+///   path, symbolic links included, to a preopened directory;
 /// * sockets: TCP, UDP and name lookup off (and not linked at all, see
 ///   `linker`); HTTP goes through the egress hooks only;
 /// * clocks: the real ones (token expiry needs wall-clock time);
 /// * random: not linked.
 pub(crate) fn wasi_ctx(
     env: &BTreeMap<String, String>,
-    arc_token_dir: Option<&Path>,
+    granted_dir: Option<&DirGrant>,
     stderr: MemoryOutputPipe,
 ) -> Result<WasiCtx, Error> {
     let mut builder = WasiCtxBuilder::new();
@@ -150,17 +150,17 @@ pub(crate) fn wasi_ctx(
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false);
-    if let Some(dir) = arc_token_dir {
-        builder.preopened_dir(dir, ARC_TOKEN_DIR, FsPerms::ReadOnly).map_err(|e| {
-            let shown = dir.display().to_string();
-            Error::config(
-                Setting::ArcTokenDir,
-                Some(&shown),
-                format!(
-                    "cannot grant the Arc token directory {shown}: {e:#}; run as root or as a member of the himds group, or point --arc-token-dir at the agent's directory"
-                ),
-            )
-        })?;
+    if let Some(grant) = granted_dir {
+        builder
+            .preopened_dir(&grant.host, &grant.guest, FsPerms::ReadOnly)
+            .map_err(|e| {
+                let shown = grant.host.display().to_string();
+                Error::config(
+                    grant.setting,
+                    Some(&shown),
+                    format!("cannot grant the directory {shown}: {e:#}; {}", grant.fix),
+                )
+            })?;
     }
     Ok(builder.build())
 }

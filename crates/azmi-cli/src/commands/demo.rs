@@ -98,8 +98,42 @@ pub(crate) async fn run(common: &Common) -> Result<(), Failure> {
             .await,
     ));
 
+    println!(
+        "5. secret `mysecret` in an AKS pod with workload identity: the component reads the projected service-account token and exchanges it at Microsoft Entra"
+    );
+    let workload = emulator
+        .config_builder_for(Source::WorkloadIdentity)
+        .and_then(|b| b.timeout(common.timeout.0).build())
+        .map_err(config_failure)?;
+    let token_file = emulator.workload_identity_token_file();
+    println!(
+        "   sandbox: {}; files: {} read-only",
+        workload.describe_policy(),
+        token_file.parent().unwrap_or(&token_file).display()
+    );
+    let workload_credential = Credential::new(credential_runtime.clone(), workload);
+    let result = workload_credential
+        .get_secret(
+            &emulator.vault_url(),
+            "mysecret",
+            None,
+            &Identity::SystemAssigned,
+        )
+        .await;
+    step(match result {
+        Ok(secret) => {
+            println!(
+                "   ok: mysecret = {} through identity {}\n",
+                secret.value.expose(),
+                demo::USER_CLIENT_ID
+            );
+            secret.value.expose() == "TOPSECRET"
+        }
+        Err(e) => unexpected(&e),
+    });
+
     let other = "https://othervault.vault.azure.net";
-    println!("5. secret `mysecret` from {other}, which the policy does not allow");
+    println!("6. secret `mysecret` from {other}, which the policy does not allow");
     let result = credential
         .get_secret(other, "mysecret", None, &Identity::SystemAssigned)
         .await;
@@ -116,9 +150,10 @@ pub(crate) async fn run(common: &Common) -> Result<(), Failure> {
     });
 
     println!(
-        "emulator saw {} IMDS, {} Arc and {} vault requests; done in {} ms",
+        "emulator saw {} IMDS, {} Arc, {} Entra and {} vault requests; done in {} ms",
         emulator.imds_requests(),
         emulator.requests(azmi_emulator::Service::Arc),
+        emulator.requests(azmi_emulator::Service::WorkloadIdentity),
         emulator.vault_requests(),
         started.elapsed().as_millis()
     );

@@ -10,6 +10,11 @@ use azmi_emulator::{Emulator, EmulatorConfig, demo};
 use super::Failure;
 use crate::args::EmulatorArgs;
 
+/// How often the emulated kubelet replaces the projected token: far more
+/// often than a real one (80 % of an hour), so that a client that reads
+/// the file once is caught within minutes.
+const ROTATE_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+
 pub(crate) async fn run(args: &EmulatorArgs) -> Result<(), Failure> {
     let addrs = [args.imds_listen, args.vault_listen];
     for addr in addrs.into_iter().chain(args.vault_plaintext_listen) {
@@ -36,13 +41,18 @@ pub(crate) async fn run(args: &EmulatorArgs) -> Result<(), Failure> {
             dir.display()
         )));
     }
+    let demo = EmulatorConfig::demo();
     let config = EmulatorConfig {
+        workload_identity: azmi_emulator::WorkloadIdentityConfig {
+            rotate_every: Some(ROTATE_EVERY),
+            ..demo.workload_identity.clone()
+        },
         imds_listen: args.imds_listen,
         vault_listen: args.vault_listen,
         vault_plaintext_listen: args.vault_plaintext_listen,
         faults: args.fault.clone(),
         arc_token_dir,
-        ..EmulatorConfig::demo()
+        ..demo
     };
     let emulator = Emulator::start(config)
         .await
@@ -76,6 +86,7 @@ pub(crate) async fn run(args: &EmulatorArgs) -> Result<(), Failure> {
 fn print_instructions(emulator: &Emulator, ca_path: &Path) {
     let imds = emulator.imds_endpoint();
     let connect_to = emulator.connect_to();
+    let authority_pin = emulator.authority_connect_to();
     let ca = ca_path.display();
     let vault = emulator.vault_url();
     let mut text = format!(
@@ -85,7 +96,7 @@ fn print_instructions(emulator: &Emulator, ca_path: &Path) {
 #   CA:        {ca}{plaintext}
 # Point azmi at it (in another shell):
 export AZURE_POD_IDENTITY_AUTHORITY_HOST={imds}
-export AZMI_CONNECT_TO={connect_to}
+export AZMI_CONNECT_TO={connect_to},{authority_pin}
 export AZMI_CA_FILE={ca}
 #   azmi token --resource https://vault.azure.net
 #   azmi token --client-id {client}
@@ -109,16 +120,22 @@ export AZMI_CA_FILE={ca}
         Source::AppService2017,
         Source::ServiceFabric,
         Source::CloudShell,
+        Source::WorkloadIdentity,
     ] {
         let vars: Vec<String> = emulator
             .source_variables(source)
             .into_iter()
             .map(|(n, v)| format!("{n}={v}"))
             .collect();
-        let extra = if source == Source::Arc {
-            format!(" --arc-token-dir {}", emulator.arc_token_dir().display())
-        } else {
-            String::new()
+        let extra = match source {
+            Source::Arc => format!(" --arc-token-dir {}", emulator.arc_token_dir().display()),
+            // Entra is pinned to the emulator by AZMI_CONNECT_TO above.
+            Source::WorkloadIdentity => format!(
+                "  (the projected token rotates every {} s; an SDK trusts {ca} and reaches Entra at https://localhost:{})",
+                ROTATE_EVERY.as_secs(),
+                emulator.entra_addr().port()
+            ),
+            _ => String::new(),
         };
         text.push_str(&format!(
             "#   {source}: {} azmi token{extra}\n",

@@ -646,7 +646,7 @@ async fn identity_endpoints_stay_on_this_machine() {
     ] {
         let output = azmi(&args, &env).await;
         let err = assert_failure(&output, 2, "usage");
-        assert!(err.contains("pins are for vaults only"), "{args:?}: {err}");
+        assert!(err.contains("pins are for vaults"), "{args:?}: {err}");
     }
     assert_eq!(server.accepted(), 0, "nothing was sent");
 }

@@ -5,7 +5,7 @@ fn run(vars: &[&str], arc_agent: bool) -> Result<Source, DetectError> {
     detect(&env, arc_agent)
 }
 
-/// Every combination of the six variables, with and without the Arc agent,
+/// Every combination of the nine variables, with and without the Arc agent,
 /// against the SDKs' detection rules, written out independently.
 #[test]
 fn detection_table_covers_every_combination() {
@@ -16,6 +16,9 @@ fn detection_table_covers_every_combination() {
         IMDS_ENDPOINT,
         MSI_ENDPOINT,
         MSI_SECRET,
+        AZURE_FEDERATED_TOKEN_FILE,
+        AZURE_CLIENT_ID,
+        AZURE_TENANT_ID,
     ];
     for mask in 0u32..(1 << names.len()) {
         for arc_agent in [false, true] {
@@ -26,7 +29,12 @@ fn detection_table_covers_every_combination() {
                 .map(|(_, n)| *n)
                 .collect();
             let has = |n: &str| vars.contains(&n);
-            let expected = if has(IDENTITY_ENDPOINT)
+            let expected = if has(AZURE_FEDERATED_TOKEN_FILE)
+                && has(AZURE_CLIENT_ID)
+                && has(AZURE_TENANT_ID)
+            {
+                Ok(Source::WorkloadIdentity)
+            } else if has(IDENTITY_ENDPOINT)
                 && has(IDENTITY_HEADER)
                 && has(IDENTITY_SERVER_THUMBPRINT)
             {
@@ -74,6 +82,25 @@ fn named_cases_from_the_reference() {
     assert_eq!(run(&[], false), Ok(Source::Imds));
     // MSI_ENDPOINT is checked before the Arc agent file.
     assert_eq!(run(&[MSI_ENDPOINT], true), Ok(Source::CloudShell));
+    // Workload identity comes first, as DefaultAzureCredential tries it
+    // before managed identity; AZURE_CLIENT_ID alone (a user-assigned
+    // identity's id for DefaultAzureCredential on a VM) is not it.
+    let workload = [AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_ID, AZURE_TENANT_ID];
+    assert_eq!(
+        run(
+            &[&workload[..], &[IDENTITY_ENDPOINT, IDENTITY_HEADER]].concat(),
+            true
+        ),
+        Ok(Source::WorkloadIdentity)
+    );
+    assert_eq!(run(&[AZURE_CLIENT_ID], false), Ok(Source::Imds));
+    assert_eq!(
+        resolve(Some(Source::WorkloadIdentity), &|_: &str| None, false),
+        Err(DetectError::MissingVariable {
+            source: Source::WorkloadIdentity,
+            variable: AZURE_FEDERATED_TOKEN_FILE
+        })
+    );
 }
 
 #[test]

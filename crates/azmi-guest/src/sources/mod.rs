@@ -9,6 +9,7 @@ mod cloud_shell;
 mod descriptor;
 mod imds;
 mod service_fabric;
+mod workload_identity;
 
 #[cfg(feature = "fuzzing")]
 pub(crate) mod fuzzing {
@@ -26,8 +27,9 @@ use crate::url::Url;
 use descriptor::TokenEndpoint;
 
 /// The identity source a call uses: which one (`azmi_core::Source`) and
-/// how to reach it. Every source but Arc is a plain token endpoint; Arc
-/// adds its key-file challenge on top of one.
+/// how to reach it. Every managed-identity source but Arc is a plain token
+/// endpoint; Arc adds its key-file challenge on top of one; workload
+/// identity is an exchange at Microsoft Entra.
 #[derive(Debug)]
 pub(crate) struct Source {
     kind: azmi_core::Source,
@@ -38,6 +40,7 @@ pub(crate) struct Source {
 enum Speaks {
     Endpoint(TokenEndpoint),
     Arc(arc::Arc),
+    WorkloadIdentity(workload_identity::WorkloadIdentity),
 }
 
 /// The source for `env`, configured from it.
@@ -64,6 +67,9 @@ pub(crate) fn from_env(env: &Env) -> Result<Source, Error> {
         Kind::AppService2017 => Speaks::Endpoint(app_service_2017::from_env(env)?),
         Kind::ServiceFabric => Speaks::Endpoint(service_fabric::from_env(env)?),
         Kind::CloudShell => Speaks::Endpoint(cloud_shell::from_env(env)?),
+        Kind::WorkloadIdentity => {
+            Speaks::WorkloadIdentity(workload_identity::WorkloadIdentity::from_env(env)?)
+        }
     };
     Ok(Source { kind, speaks })
 }
@@ -83,6 +89,7 @@ impl Source {
         match &self.speaks {
             Speaks::Endpoint(endpoint) => endpoint.get_token(ctx, resource, identity),
             Speaks::Arc(arc) => arc.get_token(ctx, resource, identity),
+            Speaks::WorkloadIdentity(wi) => wi.get_token(ctx, resource, identity),
         }
     }
 }

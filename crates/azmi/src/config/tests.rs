@@ -97,7 +97,7 @@ fn each_source_allows_exactly_its_endpoint() {
                 .map(String::as_str),
             Some(source.name())
         );
-        assert_eq!(config.arc_token_dir.is_some(), source == Source::Arc);
+        assert_eq!(config.granted_dir.is_some(), source == Source::Arc);
     }
 }
 
@@ -301,7 +301,7 @@ fn pins_are_for_vaults_only() {
             panic!("{pin} accepted")
         };
         assert!(
-            message.contains(pin) && message.contains("pins are for vaults only"),
+            message.contains(pin) && message.contains("pins are for vaults"),
             "{pin}: {message}"
         );
     }
@@ -428,4 +428,127 @@ fn the_upstream_digest_is_unambiguous() {
         ),
         "order does not matter, nor the Arc directory of another source"
     );
+}
+
+mod workload_identity {
+    use super::*;
+    use azmi_core::{
+        AZURE_AUTHORITY_HOST, AZURE_CLIENT_ID, AZURE_FEDERATED_TOKEN_FILE, AZURE_TENANT_ID,
+    };
+
+    fn refused(err: &Error, setting: Setting, says: &str) {
+        let Error::Config(ConfigError {
+            setting: s,
+            message,
+            ..
+        }) = err
+        else {
+            panic!("not a configuration error: {err:?}")
+        };
+        assert_eq!(*s, setting, "{message}");
+        assert!(message.contains(says), "{message}");
+    }
+
+    struct Pod {
+        dir: tempfile::TempDir,
+        file: String,
+    }
+
+    fn pod() -> Pod {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("azure-identity-token");
+        std::fs::write(&file, "a.b.c").unwrap();
+        Pod {
+            file: file.to_str().unwrap().to_owned(),
+            dir,
+        }
+    }
+
+    fn builder(pod: &Pod, authority: Option<&str>) -> ConfigBuilder {
+        let mut b = Config::builder()
+            .identity_variable(AZURE_FEDERATED_TOKEN_FILE, &pod.file)
+            .identity_variable(AZURE_CLIENT_ID, "11111111-1111-1111-1111-111111111111")
+            .identity_variable(AZURE_TENANT_ID, "tenant-1")
+            // Variables of another source, which the component must not get.
+            .identity_variable(MSI_ENDPOINT, "http://127.0.0.1:8081/msi/token")
+            .identity_variable(MSI_SECRET, "SECRET-2017");
+        if let Some(a) = authority {
+            b = b.identity_variable(AZURE_AUTHORITY_HOST, a);
+        }
+        b
+    }
+
+    #[test]
+    fn detected_with_exactly_its_post_its_directory_and_its_variables() {
+        let pod = pod();
+        let config = builder(&pod, None).build().unwrap();
+        assert_eq!(config.source(), Source::WorkloadIdentity);
+        assert_eq!(
+            rule(&config),
+            "POST https://login.microsoftonline.com:443/tenant-1/oauth2/v2.0/token"
+        );
+        let grant = config.granted_dir.as_ref().unwrap();
+        assert_eq!(
+            (grant.host.as_path(), grant.guest.as_str()),
+            (pod.dir.path(), pod.dir.path().to_str().unwrap())
+        );
+        assert_eq!(
+            config.guest_variables(),
+            [
+                AZMI_IDENTITY_SOURCE,
+                "AZMI_RETRY",
+                AZURE_CLIENT_ID,
+                AZURE_FEDERATED_TOKEN_FILE,
+                AZURE_TENANT_ID
+            ]
+        );
+        let sovereign = builder(&pod, Some("https://login.microsoftonline.us/"))
+            .build()
+            .unwrap();
+        assert_eq!(
+            rule(&sovereign),
+            "POST https://login.microsoftonline.us:443/tenant-1/oauth2/v2.0/token"
+        );
+    }
+
+    #[test]
+    fn an_unknown_authority_needs_a_pin_and_only_it_may_be_pinned() {
+        let pod = pod();
+        let err = builder(&pod, Some("https://entra.emulator.test/"))
+            .build()
+            .unwrap_err();
+        refused(
+            &err,
+            Setting::Variable(AZURE_AUTHORITY_HOST),
+            "not a Microsoft Entra authority",
+        );
+        let pin = ConnectTo::new("entra.emulator.test", 443, "127.0.0.1", 8443).unwrap();
+        let config = builder(&pod, Some("https://entra.emulator.test/"))
+            .connect_to(pin.clone())
+            .build()
+            .unwrap();
+        assert_eq!(config.policy.connect_to, [pin.clone()]);
+        // The same pin is refused when the source is not workload identity.
+        let err = Config::builder().connect_to(pin).build().unwrap_err();
+        refused(&err, Setting::ConnectTo, "pins are for vaults");
+        for bad in [
+            "http://login.microsoftonline.com/",
+            "https://login.microsoftonline.com:8443/",
+        ] {
+            let err = builder(&pod, Some(bad)).build().unwrap_err();
+            refused(&err, Setting::Variable(AZURE_AUTHORITY_HOST), bad);
+        }
+    }
+
+    #[test]
+    fn the_token_directory_must_hold_the_token_alone() {
+        let pod = pod();
+        std::fs::write(pod.dir.path().join("other-secret"), "x").unwrap();
+        let err = builder(&pod, None).build().unwrap_err();
+        refused(
+            &err,
+            Setting::Variable(AZURE_FEDERATED_TOKEN_FILE),
+            "also holds other-secret",
+        );
+    }
 }

@@ -14,6 +14,9 @@ pub(crate) enum AddressRule {
     Localhost,
     /// A vault: public unicast only.
     Vault,
+    /// Microsoft Entra's token endpoint (workload identity): public
+    /// unicast only.
+    Authority,
 }
 
 impl AddressRule {
@@ -21,7 +24,7 @@ impl AddressRule {
         match self {
             AddressRule::IdentityEndpoint => address::identity_endpoint_allows(ip),
             AddressRule::Localhost => address::localhost_allows(ip),
-            AddressRule::Vault => address::vault_allows(ip),
+            AddressRule::Vault | AddressRule::Authority => address::vault_allows(ip),
         }
     }
 
@@ -36,6 +39,9 @@ impl AddressRule {
             }
             AddressRule::Vault => {
                 "vaults must resolve to public addresses (pin a private endpoint or an emulator with --connect-to)"
+            }
+            AddressRule::Authority => {
+                "Microsoft Entra must resolve to public addresses (pin a proxy or an emulator with --connect-to)"
             }
         }
     }

@@ -1,6 +1,7 @@
-//! `connect-to` pins: a vault's `HOST:443` connected to another address (a
-//! private endpoint, an emulator), as curl's `--connect-to`. Identity
-//! endpoints are never pinned.
+//! `connect-to` pins: a vault's `HOST:443`, or workload identity's Entra
+//! authority, connected to another address (a private endpoint, a proxy,
+//! an emulator), as curl's `--connect-to`. Managed-identity endpoints are
+//! never pinned.
 
 use std::fmt;
 
@@ -104,14 +105,21 @@ impl std::str::FromStr for ConnectTo {
 }
 
 impl ConnectTo {
-    /// A pin must name a vault on 443: identity endpoints are never pinned.
-    pub(crate) fn check_for_vaults(&self) -> Result<(), Error> {
+    /// A pin must name a vault on 443, or an Entra authority on 443 (a
+    /// known one, or `authority`, workload identity's when that is the
+    /// source): managed-identity endpoints are never pinned.
+    pub(crate) fn check_for_vaults(&self, authority: Option<&str>) -> Result<(), Error> {
+        let entra = authority == Some(self.host.as_str())
+            || azmi_core::entra::is_known_authority(&self.host);
+        if entra && self.port == 443 {
+            return Ok(());
+        }
         let refused = |why: String| {
             Error::config(
                 Setting::ConnectTo,
                 Some(&self.to_string()),
                 format!(
-                    "the connect-to pin `{self}` {why}; pins are for vaults only (<vault-name>.vault.azure.net:443:ADDR:PORT), and identity endpoints are never pinned, so their requests and credentials stay on this machine"
+                    "the connect-to pin `{self}` {why}; pins are for vaults (<vault-name>.vault.azure.net:443:ADDR:PORT) and workload identity's Entra authority (its host:443:ADDR:PORT) only, and managed-identity endpoints are never pinned, so their requests and credentials stay on this machine"
                 ),
             )
         };

@@ -7,8 +7,8 @@
 //! The addresses an allowed host resolves to are then checked again
 //! (`AddressRule`, over `azmi_core::address`): an identity endpoint's
 //! literal address must be on this machine or its link, `localhost` must
-//! resolve to loopback, and vaults must be public, unless an operator
-//! pinned a vault's address with `connect-to`.
+//! resolve to loopback, and vaults and Entra (workload identity) must be
+//! public, unless an operator pinned the address with `connect-to`.
 
 use std::fmt;
 
@@ -46,6 +46,17 @@ pub(crate) enum TlsTrust {
     Pinned(Thumbprint),
 }
 
+/// Where an identity endpoint is, which decides the addresses it may
+/// resolve to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Reach {
+    /// A managed-identity endpoint: on this machine or its link.
+    Local,
+    /// Microsoft Entra (workload identity): public addresses only, unless
+    /// an operator pinned it.
+    Internet,
+}
+
 /// One allowed identity endpoint: exactly this method, scheme, host, port
 /// and path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +67,7 @@ pub(crate) struct EndpointRule {
     pub(crate) port: u16,
     pub(crate) path: String,
     pub(crate) trust: TlsTrust,
+    pub(crate) reach: Reach,
 }
 
 impl fmt::Display for EndpointRule {
@@ -67,6 +79,7 @@ impl fmt::Display for EndpointRule {
             port,
             path,
             trust,
+            reach: _,
         } = self;
         write!(f, "{method} {}://{host}:{port}{path}", scheme.as_str())?;
         if let TlsTrust::Pinned(_) = trust {
@@ -88,16 +101,21 @@ pub(crate) struct Destination {
     pub(crate) pinned: Option<(String, u16)>,
     /// How TLS is authenticated, for https.
     pub(crate) trust: TlsTrust,
+    /// Where an identity endpoint is (`Reach::Internet` for vaults).
+    pub(crate) reach: Reach,
 }
 
 impl Destination {
     /// Which addresses this destination may be connected to.
     pub(crate) fn address_rule(&self) -> AddressRule {
-        match (self.kind, ip_literal(&self.host)) {
-            (DestinationKind::IdentityEndpoint, Some(_)) => AddressRule::IdentityEndpoint,
-            // The configuration admits one name for identity endpoints.
-            (DestinationKind::IdentityEndpoint, None) => AddressRule::Localhost,
-            (DestinationKind::Vault, _) => AddressRule::Vault,
+        match (self.kind, self.reach, ip_literal(&self.host)) {
+            (DestinationKind::IdentityEndpoint, Reach::Internet, _) => AddressRule::Authority,
+            (DestinationKind::IdentityEndpoint, Reach::Local, Some(_)) => {
+                AddressRule::IdentityEndpoint
+            }
+            // The configuration admits one name for local identity endpoints.
+            (DestinationKind::IdentityEndpoint, Reach::Local, None) => AddressRule::Localhost,
+            (DestinationKind::Vault, _, _) => AddressRule::Vault,
         }
     }
 }
@@ -147,15 +165,15 @@ impl EgressPolicy {
                 && r.port == port
                 && r.path == path
         });
-        let (kind, trust) = if let Some(rule) = endpoint {
-            (DestinationKind::IdentityEndpoint, rule.trust)
+        let (kind, trust, reach) = if let Some(rule) = endpoint {
+            (DestinationKind::IdentityEndpoint, rule.trust, rule.reach)
         } else if method == http::Method::GET
             && scheme == Scheme::Https
             && port == 443
             && vaults.contains(&host)
             && azmi_core::vault::is_secret_request(path, uri.query())
         {
-            (DestinationKind::Vault, TlsTrust::WebPki)
+            (DestinationKind::Vault, TlsTrust::WebPki, Reach::Internet)
         } else {
             return Err(format!(
                 "{shown} is not on the egress allow-list ({})",
@@ -173,6 +191,7 @@ impl EgressPolicy {
             port,
             pinned,
             trust,
+            reach,
         })
     }
 

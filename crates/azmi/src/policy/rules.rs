@@ -1,19 +1,21 @@
 //! The allow-list's rules, built from a configuration: the identity
 //! endpoint each source uses, turned into the one rule that allows it (from
-//! the source's own variable, on this machine or its link only, exactly
-//! that method, scheme, host, port and path), and the vaults.
+//! the source's own variable, on this machine or its link only, or for
+//! workload identity a Microsoft Entra authority, exactly that method,
+//! scheme, host, port and path), and the vaults.
 
 use std::collections::BTreeMap;
 
 use azmi_core::{
-    ARC_DEFAULT_ENDPOINT, AZURE_POD_IDENTITY_AUTHORITY_HOST, IDENTITY_ENDPOINT,
-    IDENTITY_SERVER_THUMBPRINT, IMDS_DEFAULT_BASE, MSI_ENDPOINT, Source,
+    ARC_DEFAULT_ENDPOINT, AZURE_AUTHORITY_HOST, AZURE_CLIENT_ID, AZURE_POD_IDENTITY_AUTHORITY_HOST,
+    AZURE_TENANT_ID, IDENTITY_ENDPOINT, IDENTITY_SERVER_THUMBPRINT, IMDS_DEFAULT_BASE,
+    MSI_ENDPOINT, Source, entra,
 };
 
 use azmi_core::address;
 
 use crate::error::{Error, Setting};
-use crate::policy::{self, EndpointRule, IMDS_TOKEN_PATH, Scheme, TlsTrust};
+use crate::policy::{self, EndpointRule, IMDS_TOKEN_PATH, Reach, Scheme, TlsTrust};
 
 /// The rule for `source`, whose variables are in `env`; and, for IMDS, the
 /// normalised base URL the component should be told (`None` for the
@@ -94,7 +96,65 @@ pub(crate) fn endpoint_rule(
             rule.trust = TlsTrust::Pinned(thumbprint);
             Ok((rule, None))
         }
+        Source::WorkloadIdentity => Ok((
+            workload_identity_rule(
+                required(AZURE_TENANT_ID)?,
+                required(AZURE_CLIENT_ID)?,
+                var(AZURE_AUTHORITY_HOST),
+            )?,
+            None,
+        )),
     }
+}
+
+/// Workload identity's one request: POST to the tenant's token endpoint at
+/// the Entra authority, https on 443. (Whether the authority is a known
+/// one, or pinned, is checked with the pins, `check_authority`.)
+fn workload_identity_rule(
+    tenant: &str,
+    client_id: &str,
+    authority: Option<&str>,
+) -> Result<EndpointRule, Error> {
+    let invalid = |name: &'static str, raw: &str, why: String| {
+        Error::config(
+            Setting::Variable(name),
+            Some(raw),
+            format!("{name}=`{raw}` {why}"),
+        )
+    };
+    entra::check_tenant(tenant).map_err(|why| invalid(AZURE_TENANT_ID, tenant, why))?;
+    entra::check_client_id(client_id).map_err(|why| invalid(AZURE_CLIENT_ID, client_id, why))?;
+    let raw = authority.unwrap_or(entra::DEFAULT_AUTHORITY_HOST);
+    let host = entra::parse_authority_host(raw)
+        .map_err(|why| invalid(AZURE_AUTHORITY_HOST, raw, why.to_string()))?;
+    Ok(EndpointRule {
+        method: http::Method::POST,
+        scheme: Scheme::Https,
+        host,
+        port: 443,
+        path: entra::token_path(tenant),
+        trust: TlsTrust::WebPki,
+        reach: Reach::Internet,
+    })
+}
+
+/// An Entra authority must be one of the clouds' (`entra::KNOWN_AUTHORITY_HOSTS`),
+/// or pinned by the operator to an address: azmi sends the pod's
+/// service-account token there.
+pub(crate) fn check_authority(rule: &EndpointRule, pinned: bool) -> Result<(), Error> {
+    if rule.reach != Reach::Internet || pinned || entra::is_known_authority(&rule.host) {
+        return Ok(());
+    }
+    Err(Error::config(
+        Setting::Variable(AZURE_AUTHORITY_HOST),
+        Some(&rule.host),
+        format!(
+            "{AZURE_AUTHORITY_HOST} names `{}`, which is not a Microsoft Entra authority ({}); azmi sends the service-account token only to one, or to a host an operator pinned with --connect-to {}:443:ADDR:PORT",
+            rule.host,
+            entra::KNOWN_AUTHORITY_HOSTS.join(", "),
+            rule.host
+        ),
+    ))
 }
 
 fn base_url(rule: &EndpointRule, base_path: &str) -> String {
@@ -172,6 +232,7 @@ fn parse(
         port,
         path: path.clone(),
         trust: TlsTrust::WebPki,
+        reach: Reach::Local,
     };
     Ok((rule, path))
 }

@@ -11,6 +11,7 @@ fn policy() -> EgressPolicy {
             port: 4444,
             path: IMDS_TOKEN_PATH.into(),
             trust: TlsTrust::WebPki,
+            reach: Reach::Local,
         }],
         vaults: vec!["myvault.vault.azure.net".into()],
         connect_to: vec![
@@ -188,4 +189,58 @@ fn connect_to_parses_like_curl() {
         let err = bad.parse::<ConnectTo>().unwrap_err();
         assert!(err.contains("HOST:PORT:ADDR:PORT2"), "{bad}: {err}");
     }
+}
+
+#[test]
+fn entra_is_reached_by_exactly_its_post_and_at_public_addresses_only() {
+    let policy = EgressPolicy {
+        identity_endpoints: vec![EndpointRule {
+            method: http::Method::POST,
+            scheme: Scheme::Https,
+            host: "login.microsoftonline.com".into(),
+            port: 443,
+            path: "/tenant-1/oauth2/v2.0/token".into(),
+            trust: TlsTrust::WebPki,
+            reach: Reach::Internet,
+        }],
+        ..EgressPolicy::default()
+    };
+    let entra = policy
+        .check(
+            &http::Method::POST,
+            &"https://login.microsoftonline.com/tenant-1/oauth2/v2.0/token"
+                .parse()
+                .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(entra.kind, DestinationKind::IdentityEndpoint);
+    assert_eq!(entra.address_rule(), AddressRule::Authority);
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    assert!(AddressRule::Authority.allows(ip("20.190.151.1")));
+    for private in ["127.0.0.1", "169.254.169.254", "10.0.0.1", "::1"] {
+        assert!(!AddressRule::Authority.allows(ip(private)), "{private}");
+    }
+    for other in [
+        "https://login.microsoftonline.com/tenant-2/oauth2/v2.0/token",
+        "https://login.microsoftonline.com:8443/tenant-1/oauth2/v2.0/token",
+        "http://login.microsoftonline.com/tenant-1/oauth2/v2.0/token",
+        "https://evil.example/tenant-1/oauth2/v2.0/token",
+    ] {
+        assert!(
+            policy
+                .check(&http::Method::POST, &other.parse().unwrap())
+                .is_err(),
+            "{other}"
+        );
+    }
+    assert!(
+        policy
+            .check(
+                &http::Method::GET,
+                &"https://login.microsoftonline.com/tenant-1/oauth2/v2.0/token"
+                    .parse()
+                    .unwrap()
+            )
+            .is_err()
+    );
 }
