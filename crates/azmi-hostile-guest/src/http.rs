@@ -1,4 +1,4 @@
-//! A bare wasi:http GET: whatever the host allows, it gets; the tests
+//! A bare wasi:http request: whatever the host allows, it gets; the tests
 //! check what that is.
 
 use wasi::http::outgoing_handler;
@@ -7,6 +7,15 @@ use wasi::http::types::{Fields, Method, OutgoingBody, OutgoingRequest, Scheme};
 /// GETs `url` (`http(s)://authority/path`), optionally with a `Host`
 /// header; `Ok` carries the status, `Err` the host's refusal.
 pub(crate) fn get(url: &str, host_header: Option<&str>) -> Result<String, String> {
+    send(url, &Method::Get, host_header)
+}
+
+/// Sends `method` to `url` with no body, as `get` does.
+pub(crate) fn send(
+    url: &str,
+    method: &Method,
+    host_header: Option<&str>,
+) -> Result<String, String> {
     let (scheme, rest) = url.split_once("://").ok_or("not a URL")?;
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let headers = Fields::new();
@@ -16,9 +25,7 @@ pub(crate) fn get(url: &str, host_header: Option<&str>) -> Result<String, String
             .map_err(|e| format!("header refused: {e:?}"))?;
     }
     let request = OutgoingRequest::new(headers);
-    request
-        .set_method(&Method::Get)
-        .map_err(|()| "method refused")?;
+    request.set_method(method).map_err(|()| "method refused")?;
     let scheme = if scheme == "https" {
         Scheme::Https
     } else {

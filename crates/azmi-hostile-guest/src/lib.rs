@@ -119,6 +119,7 @@ fn attempt(command: &str) -> Result<String, String> {
             Err(message)
         }
         "http" => http::get(arg, None),
+        "post" => http::send(arg, &wasi::http::types::Method::Post, None),
         "http-host" => {
             let (host, url) = arg.split_once('|').ok_or("http-host:<host>|<url>")?;
             http::get(url, Some(host))

@@ -432,3 +432,82 @@ async fn the_host_checks_the_vault_audience_itself() {
     assert_error!(err, Error::Other(_), "unknown command");
     assert_eq!(credential.cache_stats().misses, 1);
 }
+
+#[tokio::test]
+async fn workload_identity_grants_only_the_token_directory_and_the_one_post() {
+    let emulator = emulator().await;
+    // A pod's layout: the projected token in a directory of its own, a
+    // secret beside that directory.
+    let pod = tempfile::tempdir().unwrap();
+    let tokens = pod.path().join("tokens");
+    std::fs::create_dir(&tokens).unwrap();
+    let token = tokens.join("azure-identity-token");
+    std::fs::copy(emulator.workload_identity_token_file(), &token).unwrap();
+    std::fs::write(
+        pod.path().join("beside.key"),
+        "a secret beside the token directory",
+    )
+    .unwrap();
+    let token_path = token.display().to_string();
+    let mut builder = Config::builder();
+    for (name, value) in emulator.source_variables(Source::WorkloadIdentity) {
+        let value = if name == "AZURE_FEDERATED_TOKEN_FILE" {
+            token_path.clone()
+        } else {
+            value
+        };
+        builder = builder.identity_variable(name, value);
+    }
+    let config = builder
+        .connect_to(emulator.authority_connect_to())
+        .add_root_certificates_pem(emulator.ca_pem().as_bytes(), "the emulator's CA")
+        .unwrap()
+        .build()
+        .unwrap();
+    let parent = pod.path().display();
+    let tokens_shown = tokens.display();
+    for (command, why) in [
+        (
+            format!("read:{parent}/beside.key"),
+            "No such file or directory",
+        ),
+        (format!("list:{parent}"), "No such file or directory"),
+        ("read:/etc/passwd".to_owned(), "No such file or directory"),
+        (format!("write:{tokens_shown}/planted"), "not permitted"),
+        (format!("write:{token_path}"), "not permitted"),
+    ] {
+        let result = attack(&config, &command).await;
+        assert!(
+            matches!(result, Err(Error::Other(ref m)) if m.contains(why)),
+            "{command}: {result:?}"
+        );
+    }
+    // The grant itself: the token file, read-only.
+    assert!(attack(&config, &format!("read:{token_path}")).await.is_ok());
+    let tenant = azmi_emulator::demo::TENANT_ID;
+    for url in [
+        "https://evil.example/oauth2/v2.0/token".to_owned(),
+        format!("https://login.microsoftonline.us/{tenant}/oauth2/v2.0/token"),
+        format!("https://login.microsoftonline.com/other-tenant/oauth2/v2.0/token"),
+        format!("https://login.microsoftonline.com:8443/{tenant}/oauth2/v2.0/token"),
+        format!("http://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"),
+        "https://myvault.vault.azure.net/secrets/x/".to_owned(),
+        "http://169.254.169.254/metadata/identity/oauth2/token".to_owned(),
+    ] {
+        let err = attack(&config, &format!("post:{url}")).await.unwrap_err();
+        assert_error!(err, Error::Denied(_), "not on the egress allow-list");
+    }
+    // The token endpoint itself, by GET, is not the rule either.
+    let err = attack(
+        &config,
+        &format!("http:https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"),
+    )
+    .await
+    .unwrap_err();
+    assert_error!(err, Error::Denied(_), "not on the egress allow-list");
+    assert_eq!(
+        emulator.requests(azmi_emulator::Service::WorkloadIdentity),
+        0
+    );
+    assert!(pod.path().join("beside.key").exists() && !tokens.join("planted").exists());
+}

@@ -4,7 +4,7 @@
 //! secret value.
 
 use azmi::Source;
-use azmi_emulator::{Emulator, ExpiryForm, Fault, Service};
+use azmi_emulator::{Emulator, ExpiryForm, Fault, Service, TokenFileFault};
 
 use crate::support::{azmi, ca_file, emulator};
 
@@ -25,6 +25,7 @@ async fn run(
     let vars = emulator.source_variables(source);
     let env: Vec<(&str, &str)> = vars.iter().map(|(n, v)| (*n, v.as_str())).collect();
     let pin = emulator.connect_to().to_string();
+    let authority_pin = emulator.authority_connect_to().to_string();
     let ca_path = ca.path().display().to_string();
     let arc_dir = emulator.arc_token_dir().display().to_string();
     let mut all = vec![
@@ -33,6 +34,8 @@ async fn run(
         "3",
         "--connect-to",
         &pin,
+        "--connect-to",
+        &authority_pin,
         "--ca-file",
         &ca_path,
         "--arc-token-dir",
@@ -252,6 +255,38 @@ async fn no_output_ever_holds_a_credential() {
             &["token"],
         ),
         (Source::Arc, Service::Arc, vec![], &secret),
+        // Workload identity: the assertion is the credential (each run
+        // gets a fresh one, kept for the check below).
+        (
+            Source::WorkloadIdentity,
+            Service::WorkloadIdentity,
+            vec![],
+            &secret,
+        ),
+        (
+            Source::WorkloadIdentity,
+            Service::WorkloadIdentity,
+            vec![Fault::Echo(401)],
+            &["token"],
+        ),
+        (
+            Source::WorkloadIdentity,
+            Service::WorkloadIdentity,
+            vec![Fault::Status(500); 40],
+            &["token"],
+        ),
+        (
+            Source::WorkloadIdentity,
+            Service::WorkloadIdentity,
+            vec![Fault::TokenFile(TokenFileFault::Stale)],
+            &["token"],
+        ),
+        (
+            Source::WorkloadIdentity,
+            Service::WorkloadIdentity,
+            vec![Fault::TokenFile(TokenFileFault::WrongSubject)],
+            &["token", "--resource", "https://storage.azure.com"],
+        ),
         // Echoes disguised in case and split across code and message.
         (
             Source::AppService,
@@ -284,12 +319,19 @@ async fn no_output_ever_holds_a_credential() {
             &secret,
         ),
     ];
+    let mut assertions = Vec::new();
     for (source, service, faults, args) in scenarios {
         emulator.inject(service, faults);
+        if source == Source::WorkloadIdentity {
+            emulator.rotate_workload_identity_token().unwrap();
+            assertions
+                .push(std::fs::read_to_string(emulator.workload_identity_token_file()).unwrap());
+        }
         runs.push(run(&emulator, source, args, &ca).await);
     }
     // The keys the echoing requests carried are still on disk: check them too.
-    let known = credentials(&emulator);
+    let mut known = credentials(&emulator);
+    known.extend(assertions);
     assert!(
         known.len() > SECRET_VALUES.len() + 2,
         "the Arc keys and identity headers are among the checked values"
@@ -304,5 +346,5 @@ async fn no_output_ever_holds_a_credential() {
         check_pieces(run, &random);
     }
     let failures = runs.iter().filter(|r| !r.output.status.success()).count();
-    assert!(failures >= 23, "the scenarios fail as intended: {failures}");
+    assert!(failures >= 27, "the scenarios fail as intended: {failures}");
 }

@@ -23,3 +23,4 @@ mod shapes;
 mod sources;
 mod support;
 mod tenants;
+mod workload_identity;

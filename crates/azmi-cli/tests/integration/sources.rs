@@ -62,7 +62,8 @@ async fn every_source_gets_a_token_and_reads_a_secret() {
         (Service::AppService2017, 1),
         (Service::ServiceFabric, 1),
         (Service::CloudShell, 1),
-        (Service::Vault, 12),
+        (Service::WorkloadIdentity, 1),
+        (Service::Vault, 14),
     ] {
         assert_eq!(emulator.requests(service), expected, "{service:?}");
     }
