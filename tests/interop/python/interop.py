@@ -16,6 +16,13 @@ this file starts the emulator and passes its settings in these variables:
                           SDK insists on (/var/opt/azcmagent/tokens), which
                           `run` arranges in a private mount namespace. Without
                           it the Arc checks are skipped.
+  INTEROP_WORKLOAD_IDENTITY
+                          workload identity's variables, the same way (the
+                          projected token file, client id, tenant, authority)
+  INTEROP_ENTRA_ADDR      where the emulated Entra listens (127.0.0.1:PORT;
+                          its certificate also names localhost)
+  INTEROP_CONNECT_TO      the pins `azmi emulator` prints (vault, authority),
+                          for running azmi against the same emulator
   INTEROP_EMULATOR_LOG    the emulator's output, which `run` starts it to
                           write with `azmi -v`: one `DEBUG request: SERVICE
                           METHOD PATH?QUERY` line per request it served
@@ -56,8 +63,8 @@ import urllib.parse
 import urllib.request
 from contextlib import contextmanager
 
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.identity import CredentialUnavailableError, ManagedIdentityCredential
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
+from azure.identity import CredentialUnavailableError, ManagedIdentityCredential, WorkloadIdentityCredential
 from azure.keyvault.secrets import SecretClient
 from azure.keyvault.secrets._shared import HttpChallengeCache
 from requests.exceptions import SSLError
@@ -77,6 +84,8 @@ USER_RESOURCE_ID = (
 MYSECRET_VERSION = "c0ffee00c0ffee00c0ffee00c0ffee00"
 MYSECRET_OLD_VERSION = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 UNKNOWN_CLIENT_ID = "00000000-1111-2222-3333-444444444444"
+# A second user-assigned identity federated to the demo pod's service account.
+WORKLOAD_CLIENT_ID = "c3d4e5f6-a7b8-4c9d-8e0f-1a2b3c4d5e6f"
 
 # Every variable that selects a managed-identity source: each check sets
 # exactly its own, since azure-identity reads them when a credential is made
@@ -420,6 +429,75 @@ class OtherSources(Checks):
     def test_cloud_shell(self):
         with source(**source_settings("INTEROP_CLOUD_SHELL")):
             self.assert_token(ManagedIdentityCredential().get_token(SCOPE), SYSTEM_CLIENT_ID)
+
+
+class WorkloadIdentity(Checks):
+    """azure-identity's own WorkloadIdentityCredential (its AadClient: one
+    POST of the client-credentials grant) against the emulated Entra and
+    the token file the emulated kubelet projects: an independent check of
+    both. Then azmi against the same emulator, for the same identity."""
+
+    def setUp(self):
+        self.variables = source_settings("INTEROP_WORKLOAD_IDENTITY")
+        # The SDK is pointed at the emulator by its address; azmi keeps
+        # the authority's real name and pins it (INTEROP_CONNECT_TO).
+        self.authority = "https://localhost:" + setting("INTEROP_ENTRA_ADDR").rsplit(":", 1)[1]
+        self.saved_bundle = os.environ.get("REQUESTS_CA_BUNDLE")
+        os.environ["REQUESTS_CA_BUNDLE"] = CA
+
+    def tearDown(self):
+        os.environ.pop("REQUESTS_CA_BUNDLE", None)
+        if self.saved_bundle is not None:
+            os.environ["REQUESTS_CA_BUNDLE"] = self.saved_bundle
+
+    def credential(self, client_id=None, token_file=None):
+        return WorkloadIdentityCredential(
+            tenant_id=self.variables["AZURE_TENANT_ID"],
+            client_id=client_id or self.variables["AZURE_CLIENT_ID"],
+            token_file_path=token_file or self.variables["AZURE_FEDERATED_TOKEN_FILE"],
+            authority=self.authority,
+        )
+
+    def entra_requests(self):
+        return sum(1 for service, method, _ in emulator_requests() if (service, method) == ("workload-identity", "POST"))
+
+    def test_token_and_secret(self):
+        self.assertEqual(self.variables["AZURE_CLIENT_ID"], USER_CLIENT_ID)
+        self.assert_token(self.credential().get_token(SCOPE), USER_CLIENT_ID)
+        secret = vault(self.credential()).get_secret("mysecret")
+        self.assertEqual(secret.value, "TOPSECRET")
+
+    def test_another_identity_federated_to_the_same_service_account(self):
+        self.assert_token(self.credential(client_id=WORKLOAD_CLIENT_ID).get_token(SCOPE), WORKLOAD_CLIENT_ID)
+
+    def test_refusals_reach_the_sdk_as_authentication_errors(self):
+        with self.assertRaises(ClientAuthenticationError) as unknown:
+            self.credential(client_id=UNKNOWN_CLIENT_ID).get_token(SCOPE)
+        self.assertIn("AADSTS700016", str(unknown.exception))
+        with tempfile.NamedTemporaryFile("w", suffix=".token") as forged:
+            forged.write("eyJhbGciOiJub25lIn0.eyJzdWIiOiJtZSJ9.c2ln\n")
+            forged.flush()
+            with self.assertRaises(ClientAuthenticationError) as malformed:
+                self.credential(token_file=forged.name).get_token(SCOPE)
+        self.assertIn("AADSTS50027", str(malformed.exception))
+
+    def test_azmi_gets_the_same_identity_from_the_same_emulator(self):
+        before = self.entra_requests()
+        env = dict(self.variables)
+        env.update(AZMI_CONNECT_TO=setting("INTEROP_CONNECT_TO"), AZMI_CA_FILE=CA)
+        for name in ("PATH", "HOME", "XDG_CACHE_HOME", "AZMI_CACHE_DIR"):
+            if os.environ.get(name):
+                env[name] = os.environ[name]
+        done = subprocess.run(
+            [AZMI, "token", "--resource", "https://vault.azure.net"],
+            env=env, capture_output=True, text=True, timeout=120, check=False,
+        )
+        self.assertEqual(done.returncode, 0, done.stderr)
+        ours = claims(json.loads(done.stdout)["access_token"])
+        sdk = claims(self.credential().get_token(SCOPE).token)
+        for claim in ("appid", "oid", "tid", "aud"):
+            self.assertEqual(ours[claim], sdk[claim], claim)
+        self.assertEqual(self.entra_requests(), before + 2, "one exchange each")
 
 
 # --- azmi serve ------------------------------------------------------------

@@ -240,3 +240,44 @@ async fn the_cli_gets_a_token_and_a_secret_and_never_shows_the_assertion() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn pods_share_one_broker_whose_upstream_is_workload_identity() {
+    use crate::serve::Broker;
+    let emulator = emulator().await;
+    let ca = ca_file(&emulator);
+    let mut env: Vec<(&str, String)> = emulator.source_variables(Source::WorkloadIdentity);
+    env.push((
+        "AZMI_CONNECT_TO",
+        format!(
+            "{},{}",
+            emulator.connect_to(),
+            emulator.authority_connect_to()
+        ),
+    ));
+    env.push(("AZMI_CA_FILE", ca.path().display().to_string()));
+    let broker = std::sync::Arc::new(
+        Broker::spawn_with(
+            &emulator,
+            &["-v", "serve", "--source", "workload-identity"],
+            tempfile::tempdir().unwrap(),
+            &env,
+        )
+        .await,
+    );
+    // Twenty SDK clients on the node ask the broker at once, in IMDS form:
+    // one exchange at Entra.
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let broker = broker.clone();
+        clients.spawn(async move { broker.imds("https%3A%2F%2Fvault.azure.net").await });
+    }
+    while let Some(answer) = clients.join_next().await {
+        let answer = answer.unwrap();
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let token = answer.json()["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(claims(&token)["oid"], demo::USER_OBJECT_ID);
+    }
+    assert_eq!(emulator.requests(Service::WorkloadIdentity), 1);
+    assert_eq!(emulator.imds_requests(), 0);
+}

@@ -79,14 +79,29 @@ impl Broker {
         args: &[&str],
         dir: tempfile::TempDir,
     ) -> Broker {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_azmi"))
+        Broker::spawn_with(emulator, args, dir, &[]).await
+    }
+
+    /// As `spawn`, with `env` added to the broker's environment.
+    pub(crate) async fn spawn_with(
+        emulator: &Emulator,
+        args: &[&str],
+        dir: tempfile::TempDir,
+        env: &[(&str, String)],
+    ) -> Broker {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_azmi"));
+        command
             .args(args)
             .env_clear()
             .env("AZMI_CACHE_DIR", crate::support::cache_dir())
             .env(
                 "AZURE_POD_IDENTITY_AUTHORITY_HOST",
                 emulator.imds_endpoint(),
-            )
+            );
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
