@@ -282,8 +282,10 @@ fn throughput(c: &mut Criterion, f: &Fixture) {
 
 fn process(c: &mut Criterion, f: &Fixture) {
     let imds = f.emulator.imds_endpoint();
-    let run = || {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_azmi"))
+    // Waited for on the fixture's runtime, which serves the emulator too
+    // (on one thread, a blocking wait would leave the emulator stopped).
+    let run = || async {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_azmi"))
             .args([
                 "token",
                 "--resource",
@@ -294,6 +296,7 @@ fn process(c: &mut Criterion, f: &Fixture) {
             .env_clear()
             .env("AZMI_CACHE_DIR", &f.cache_dir)
             .output()
+            .await
             .expect("azmi runs");
         assert!(
             output.status.success(),
@@ -301,10 +304,10 @@ fn process(c: &mut Criterion, f: &Fixture) {
             String::from_utf8_lossy(&output.stderr)
         );
     };
-    run(); // fills the compiled-component cache for this binary
+    f.rt.block_on(run()); // fills the compiled-component cache for this binary
     let mut group = c.benchmark_group("process");
     group.sample_size(20);
-    group.bench_function("azmi_token", |b| b.iter(run));
+    group.bench_function("azmi_token", |b| b.to_async(&f.rt).iter(run));
     group.finish();
 }
 

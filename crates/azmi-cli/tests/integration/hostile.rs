@@ -488,7 +488,7 @@ async fn workload_identity_grants_only_the_token_directory_and_the_one_post() {
     for url in [
         "https://evil.example/oauth2/v2.0/token".to_owned(),
         format!("https://login.microsoftonline.us/{tenant}/oauth2/v2.0/token"),
-        format!("https://login.microsoftonline.com/other-tenant/oauth2/v2.0/token"),
+        "https://login.microsoftonline.com/other-tenant/oauth2/v2.0/token".to_owned(),
         format!("https://login.microsoftonline.com:8443/{tenant}/oauth2/v2.0/token"),
         format!("http://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"),
         "https://myvault.vault.azure.net/secrets/x/".to_owned(),

@@ -34,7 +34,7 @@ async fn the_file_is_read_again_for_every_exchange() {
         .await
         .unwrap();
     assert_eq!(claims(token.token.expose())["oid"], demo::USER_OBJECT_ID);
-    assert_eq!(emulator.accepted_assertions(), [first.clone()]);
+    assert_eq!(emulator.accepted_assertions(), std::slice::from_ref(&first));
     // kubelet rotates the file; the next uncached call sends the new token.
     emulator.rotate_workload_identity_token().unwrap();
     let second = emulator.workload_identity_token_id();

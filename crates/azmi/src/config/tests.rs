@@ -527,7 +527,7 @@ mod workload_identity {
             .connect_to(pin.clone())
             .build()
             .unwrap();
-        assert_eq!(config.policy.connect_to, [pin.clone()]);
+        assert_eq!(config.policy.connect_to, std::slice::from_ref(&pin));
         // The same pin is refused when the source is not workload identity.
         let err = Config::builder().connect_to(pin).build().unwrap_err();
         refused(&err, Setting::ConnectTo, "pins are for vaults");

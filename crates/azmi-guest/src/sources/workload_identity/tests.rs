@@ -239,7 +239,8 @@ fn entra_refusals_name_the_fix_and_never_the_assertion() {
     let assertion = jwt(&claims("a"));
     let pod = Pod::new(&assertion);
     let source = pod.source(&[]).unwrap();
-    let cases: [(u16, &str, u64, &str, fn(&Error) -> bool); 6] = [
+    type Case = (u16, &'static str, u64, &'static str, fn(&Error) -> bool);
+    let cases: [Case; 6] = [
         (
             401,
             "invalid_client",
