@@ -248,3 +248,6 @@ fn atomic_write(dir: &Path, generation: u64, contents: &str) -> std::io::Result<
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

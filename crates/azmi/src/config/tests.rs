@@ -281,7 +281,7 @@ fn ipv6_forms_that_leave_the_machine_are_refused_in_every_variable() {
 }
 
 #[test]
-fn pins_are_for_vaults_only() {
+fn pins_are_for_vaults_and_entra_only() {
     let pinned = |pin: &str| {
         Config::builder()
             .connect_to(pin.parse().unwrap())
@@ -290,12 +290,16 @@ fn pins_are_for_vaults_only() {
             .build()
     };
     pinned("myvault.vault.azure.net:443:127.0.0.1:8443").unwrap();
+    // A known Entra authority may be pinned (for workload identity; no
+    // other source sends anything there).
+    pinned("login.microsoftonline.com:443:127.0.0.1:8443").unwrap();
     for pin in [
-        "169.254.169.254:80:203.0.113.7:80", // IMDS
-        "127.0.0.1:41741:203.0.113.7:80",    // this configuration's endpoint
-        "localhost:40342:127.0.0.1:40342",   // the Arc agent
-        "login.microsoftonline.com:443:127.0.0.1:1",
-        "myvault.vault.azure.net:8443:127.0.0.1:1", // a vault, but not on 443
+        "169.254.169.254:80:203.0.113.7:80",          // IMDS
+        "127.0.0.1:41741:203.0.113.7:80",             // this configuration's endpoint
+        "localhost:40342:127.0.0.1:40342",            // the Arc agent
+        "login.microsoftonline.com:8443:127.0.0.1:1", // Entra, but not on 443
+        "login.example.com:443:127.0.0.1:1",          // not an Entra authority
+        "myvault.vault.azure.net:8443:127.0.0.1:1",   // a vault, but not on 443
     ] {
         let Err(Error::Config(ConfigError { message, .. })) = pinned(pin) else {
             panic!("{pin} accepted")
