@@ -83,6 +83,8 @@ pub(crate) struct DirGrant {
     pub(crate) host: PathBuf,
     /// Where the component sees it.
     pub(crate) guest: String,
+    /// What it is, for errors ("the Arc token directory").
+    pub(crate) what: &'static str,
     /// The setting that named it, for errors.
     pub(crate) setting: Setting,
     /// What to do when it cannot be granted.
@@ -94,6 +96,7 @@ impl DirGrant {
         DirGrant {
             host: dir,
             guest: ARC_TOKEN_DIR.to_owned(),
+            what: "the Arc token directory",
             setting: Setting::ArcTokenDir,
             fix: "run as root or as a member of the himds group, or point --arc-token-dir at the agent's directory",
         }

@@ -158,7 +158,7 @@ pub(crate) fn wasi_ctx(
                 Error::config(
                     grant.setting,
                     Some(&shown),
-                    format!("cannot grant the directory {shown}: {e:#}; {}", grant.fix),
+                    format!("cannot grant {} {shown}: {e:#}; {}", grant.what, grant.fix),
                 )
             })?;
     }

@@ -565,7 +565,7 @@ async fn source_selection_errors_say_what_is_missing() {
     let output = azmi(&["token", "--source", "vm"], &[]).await;
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        stderr(&output).contains("`vm` is not a source; use auto, imds, arc"),
+        stderr(&output).contains("`vm` is not a source; use auto, workload-identity, imds, arc"),
         "{}",
         stderr(&output)
     );

@@ -80,6 +80,7 @@ pub(super) fn grant(raw: &str) -> Result<DirGrant, Error> {
     Ok(DirGrant {
         host: PathBuf::from(dir),
         guest,
+        what: "the service-account token's directory",
         setting: Setting::Variable(AZURE_FEDERATED_TOKEN_FILE),
         fix: "the directory of AZURE_FEDERATED_TOKEN_FILE must be readable by this user",
     })
