@@ -312,8 +312,8 @@ fn process(c: &mut Criterion, f: &Fixture) {
 }
 
 /// Resident memory of an idle tenant: the RSS grown by creating `N`
-/// tenants and letting each fetch one token (so each holds a cache entry
-/// and a kept-alive connection), divided by `N`.
+/// tenants and letting each fetch one token for a resource of its own (so
+/// each holds a cache entry and a kept-alive connection), divided by `N`.
 fn idle_tenant_memory(f: &Fixture) {
     const N: usize = 2000;
     let rss = || {
@@ -342,9 +342,12 @@ fn idle_tenant_memory(f: &Fixture) {
     };
     let tenants: Vec<Credential> = (0..N).map(|_| f.tenant(&f.runtime)).collect();
     let created = rss().unwrap_or(before);
+    // A resource of its own for each: tenants share the runtime's token
+    // cache, so with one resource only the first would fetch (and open a
+    // connection).
     f.rt.block_on(async {
         for t in &tenants {
-            t.get_token("https://vault.azure.net", &Identity::SystemAssigned)
+            t.get_token(&fresh_resource(), &Identity::SystemAssigned)
                 .await
                 .expect("a token");
         }
